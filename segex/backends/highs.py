@@ -1,0 +1,197 @@
+"""HiGHS through highspy, fed the CSC matrix directly (no modelling layer).
+
+Sign convention check (highspy 1.16, see tests/test_engine.py): for a *maximisation*
+HiGHS reports ``row_dual = d(objective)/d(row bound)`` and ``col_dual = c - A'y``,
+which is exactly the engine's convention, so no sign flip is applied here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+from ..engine.lp import LP, LPSolution
+from ..errors import SolveError
+
+_BANNER_SILENCED = False
+
+
+def _highs():
+    """A silent Highs instance. The first construction in a process prints a banner on
+    the C-level stdout, which would corrupt ``--json`` output: send it to stderr once."""
+    global _BANNER_SILENCED
+    import highspy
+
+    if not _BANNER_SILENCED:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            os.dup2(2, 1)
+            h = highspy.Highs()
+            h.setOptionValue("output_flag", False)
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SILENCED = True
+    else:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+    return h
+
+
+def _status_names():
+    import highspy
+
+    S = highspy.HighsModelStatus
+    return {
+        S.kOptimal: "optimal",
+        S.kInfeasible: "infeasible",
+        S.kUnbounded: "unbounded",
+        S.kUnboundedOrInfeasible: "infeasible_or_unbounded",
+        S.kTimeLimit: "time_limit",
+        S.kIterationLimit: "iteration_limit",
+        S.kObjectiveBound: "objective_bound",
+        S.kObjectiveTarget: "objective_target",
+        S.kSolutionLimit: "solution_limit",
+        S.kInterrupt: "interrupted",
+        S.kMemoryLimit: "memory_limit",
+        S.kNotset: "not_set",
+        S.kLoadError: "load_error",
+        S.kModelError: "model_error",
+        S.kPresolveError: "presolve_error",
+        S.kSolveError: "solve_error",
+        S.kPostsolveError: "postsolve_error",
+        S.kModelEmpty: "model_empty",
+        S.kUnknown: "unknown",
+    }
+
+
+def to_highs_lp(lp: LP):
+    """The engine LP as a ``highspy.HighsLp`` (column-wise CSC, maximise)."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    A = lp.A.tocsc()
+    hlp = highspy.HighsLp()
+    hlp.num_col_ = int(A.shape[1])
+    hlp.num_row_ = int(A.shape[0])
+    hlp.col_cost_ = np.ascontiguousarray(lp.c, dtype=np.float64)
+    hlp.col_lower_ = np.where(np.isfinite(lp.col_lb), lp.col_lb, -inf).astype(np.float64)
+    hlp.col_upper_ = np.where(np.isfinite(lp.col_ub), lp.col_ub, inf).astype(np.float64)
+    hlp.row_lower_ = np.where(np.isfinite(lp.row_lb), lp.row_lb, -inf).astype(np.float64)
+    hlp.row_upper_ = np.where(np.isfinite(lp.row_ub), lp.row_ub, inf).astype(np.float64)
+    hlp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    # HiGHS wants int32 index arrays; a wrong dtype can fail silently, so cast explicitly
+    hlp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    hlp.a_matrix_.index_ = A.indices.astype(np.int32)
+    hlp.a_matrix_.value_ = A.data.astype(np.float64)
+    hlp.sense_ = highspy.ObjSense.kMaximize
+    hlp.offset_ = float(lp.offset)
+    return hlp
+
+
+class HighsSession:
+    """A HiGHS instance holding one LP, re-solved after objective changes.
+
+    HiGHS keeps the optimal basis between runs, so a re-solve after
+    :meth:`set_cost` is a warm-started simplex (Negishi steps change only the
+    Pareto weights, i.e. the costs). Tested: warm and cold solves agree.
+    """
+
+    def __init__(self, lp: LP, presolve="choose", solver="choose", tol=1e-9, time_limit=None, threads=None):
+        import highspy
+
+        if lp.A.shape[1] == 0:
+            raise SolveError("model_empty", "the LP has no columns; check the grids")
+        self.lp = lp
+        self.h = h = _highs()
+        h.setOptionValue("presolve", presolve)
+        h.setOptionValue("solver", solver)
+        h.setOptionValue("primal_feasibility_tolerance", tol)
+        h.setOptionValue("dual_feasibility_tolerance", tol)
+        h.setOptionValue("random_seed", 0)
+        if threads is not None:
+            h.setOptionValue("threads", int(threads))
+        if time_limit is not None:
+            h.setOptionValue("time_limit", float(time_limit))
+        if h.passModel(to_highs_lp(lp)) == highspy.HighsStatus.kError:
+            raise SolveError("load_error", "HiGHS rejected the model (check matrix dimensions and dtypes)")
+        self.runs = 0
+
+    def set_cost(self, c: np.ndarray) -> None:
+        """Replace the objective; the next :meth:`run` warm-starts from the last basis."""
+        c = np.ascontiguousarray(c, dtype=np.float64)
+        self.lp.c = c
+        n = c.size
+        self.h.changeColsCost(n, np.arange(n, dtype=np.int32), c)
+        if self.runs:
+            # later runs: dual simplex from the kept basis (IPM would start cold)
+            self.h.setOptionValue("solver", "simplex")
+
+    def set_basis(self, basis) -> None:
+        self.h.setBasis(basis)
+
+    def run(self) -> LPSolution:
+        h = self.h
+        t0 = time.perf_counter()
+        h.run()
+        solve_s = time.perf_counter() - t0
+        self.runs += 1
+        name = _status_names().get(h.getModelStatus(), "unknown")
+        if name != "optimal":
+            raise SolveError(name, _explain(name))
+        sol = h.getSolution()
+        info = h.getInfo()
+        x = np.asarray(sol.col_value, dtype=float)
+        y = np.asarray(sol.row_dual, dtype=float)
+        d = np.asarray(sol.col_dual, dtype=float)
+        if x.size != self.lp.A.shape[1] or y.size != self.lp.A.shape[0] or not sol.dual_valid:
+            raise SolveError("solve_error", "HiGHS reported optimal but returned no valid primal/dual vectors")
+        return LPSolution(
+            status=name,
+            objective=float(info.objective_function_value),
+            x=x,
+            row_dual=y,
+            col_dual=d,
+            solve_s=solve_s,
+            backend="highs",
+            row_activity=np.asarray(sol.row_value, dtype=float),
+            basis=h.getBasis(),
+            info={
+                "simplex_iterations": int(info.simplex_iteration_count),
+                "ipm_iterations": int(info.ipm_iteration_count),
+                "max_primal_infeasibility": float(info.max_primal_infeasibility),
+                "max_dual_infeasibility": float(info.max_dual_infeasibility),
+            },
+        )
+
+
+def solve_highs(lp: LP, warm_basis=None, **options) -> LPSolution:
+    """Solve once with HiGHS; raise :class:`SolveError` unless the model status is optimal.
+
+    Options (see :class:`HighsSession`): ``presolve`` "choose" | "on" | "off"
+    (presolve can cost more than it saves on very wide lottery LPs; benchmarks/
+    measures both), ``solver`` "choose" | "simplex" | "ipm" | "pdlp", ``tol``
+    (primal and dual feasibility), ``time_limit``, ``threads``. ``warm_basis`` is a
+    ``highspy.HighsBasis`` from a solve of an LP with the same rows and columns.
+    """
+    session = HighsSession(lp, **options)
+    if warm_basis is not None:
+        session.set_basis(warm_basis)
+    return session.run()
+
+
+def _explain(status: str) -> str:
+    return {
+        "infeasible": "no lottery satisfies every constraint; the grids cannot hold a feasible allocation "
+        "(widen grid ranges so that each type's endowment and the no-trade exchange are representable)",
+        "unbounded": "the objective is unbounded; a grid point gives infinite utility (consumption at 0?)",
+        "infeasible_or_unbounded": "HiGHS could not tell infeasible from unbounded; rerun with presolve off",
+        "time_limit": "stopped at the time limit before optimality; coarsen the grids or raise the limit",
+        "iteration_limit": "stopped at the iteration limit before optimality",
+        "memory_limit": "ran out of memory; coarsen the grids",
+    }.get(status, "the solver did not reach an optimal solution")

@@ -1,0 +1,439 @@
+"""Competitive equilibrium with segregated exchanges (KT 2.1.5, Definition 6).
+
+:func:`solve_segregated` solves Program 2 (:mod:`.program2`) for given Pareto weights,
+or searches Negishi weights so that every type's budget (59) balances at the read-back
+prices (the equilibrium without transfers), and returns a :class:`SegregatedResult`
+with allocations, prices, fees, exchange assignments and a certificate.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from ... import negishi as ng
+from ...backends import solve
+from ...certificate import Certificate
+from ...errors import SolveError
+from .grids import CollateralGrids
+from .model import CollateralEconomy
+from .program2 import ROWS, Program2, build_program2, bundle_prices
+
+#: An exchange is active when this much population mass trades there: far above the
+#: solver's feasibility tolerance (1e-9), far below any economically meaningful share.
+ACTIVE_MASS = 1e-7
+
+
+@dataclass
+class Prices:
+    """Read-back prices in numeraire units (good 1 at t = 0); see program2 docstring."""
+
+    P10: float  # shadow value of good 1 at t = 0 in welfare units (the normaliser)
+    p0: float
+    Q: list  # per state, (n_z,) Q_1(z, s)
+    P_delta: list  # per state, (n_z,) P_Delta(z, s)
+
+
+def read_prices(prog: Program2, row_dual: np.ndarray) -> Prices:
+    """Normalise the row duals by the value of good 1 at t = 0 (eq. 56 -> 57)."""
+    rb = prog.lp.row_blocks
+    P10 = row_dual[rb["good1"].start]
+    if not P10 > 0:
+        raise SolveError("dual_error", f"the shadow value of good 1 at t=0 is {P10:.3g}, not positive")
+    S = prog.econ.S
+    return Prices(
+        P10=float(P10),
+        p0=float(row_dual[rb["good2"].start] / P10),
+        Q=[row_dual[rb[f"sec[{s}]"].slice] / P10 for s in range(S)],
+        P_delta=[row_dual[rb[f"rights[{s}]"].slice] / P10 for s in range(S)],
+    )
+
+
+def expenditures(prog: Program2, x: np.ndarray, prices: Prices):
+    """(H,) expenditure of each type's lottery at prices (57), (H,) wealth e10 + p0 e20."""
+    P = bundle_prices(prog, prices.p0, prices.Q, prices.P_delta)
+    spend = np.bincount(prog.col_type, P * x, minlength=prog.econ.H)
+    # the k-marginal and the conditional t=1 lotteries both sum to one per state:
+    # count each state's a/Delta terms once (x1 columns) and k once (k columns) -- done.
+    e0 = prog.econ.e0
+    return spend, e0[:, 0] + prices.p0 * e0[:, 1], P
+
+
+@dataclass
+class _Solved:
+    sol: object
+    prices: Prices
+    bundle_price: np.ndarray
+
+
+def _evaluate_factory(prog, backend, solver_opts):
+    """weights -> NegishiPoint; with HiGHS one session is kept and warm-started."""
+    session = None
+    if backend == "highs":
+        from ...backends.highs import HighsSession
+
+        session = HighsSession(prog.lp, **solver_opts)
+
+    def evaluate(weights):
+        prog.set_weights(weights)
+        if session is not None:
+            session.set_cost(prog.lp.c)
+            sol = session.run()
+        else:
+            sol = solve(prog.lp, backend=backend)
+        prices = read_prices(prog, sol.row_dual)
+        spend, wealth, P = expenditures(prog, sol.x, prices)
+        return ng.NegishiPoint(weights=np.asarray(weights, float), transfer=spend - wealth, wealth=wealth,
+                               state=_Solved(sol, prices, P))
+
+    return evaluate
+
+
+def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9, support=()):
+    """Face LP at the point's prices: among (near-)optimal planner solutions, one whose
+    budgets balance. ``support``: primal vectors whose supports must be included
+    (the bracketing Negishi solutions). Returns the primal x."""
+    st = pt.state
+    lp = prog.lp
+    eps = eps_rel * max(1.0, np.abs(lp.c).max())
+    mask = (st.sol.col_dual >= -eps) | (st.sol.x > 0)
+    for xs in support:
+        mask |= xs > 0
+    keep = np.nonzero(mask)[0]
+    face = ng.face_lp(lp, keep, prog.col_type, st.bundle_price, pt.wealth)
+    fs = solve(face, backend=backend)
+    x = np.zeros(lp.A.shape[1])
+    x[keep] = fs.x[: keep.size]
+    return x
+
+
+@dataclass
+class SegregatedResult:
+    """Program 2 / equilibrium with segregated exchanges, read back for users."""
+
+    econ: CollateralEconomy
+    grids: CollateralGrids
+    weights: np.ndarray
+    equilibrium: bool
+    x: np.ndarray
+    prices: Prices
+    lp: dict
+    certificate: Certificate
+    prog: Program2 = field(repr=False)
+    row_dual: np.ndarray = field(repr=False)
+    col_dual: np.ndarray = field(repr=False)
+    objective: float = 0.0
+    negishi_trace: list = field(default_factory=list)
+
+    # ------------------------------------------------------------------ read-back
+    def _type_stats(self):
+        prog, econ, x, pr = self.prog, self.econ, self.x, self.prices
+        H, S = econ.H, econ.S
+        out = []
+        for h, tc in enumerate(prog.columns):
+            xc1 = x[prog.block(f"c10[{h}]").slice]
+            xc2 = x[prog.block(f"c20[{h}]").slice]
+            xk = x[prog.block(f"k[{h}]").slice]
+            d = {
+                "c0": np.array([xc1 @ tc.c10, xc2 @ tc.c20]),
+                "k": xk @ tc.k,
+                "x_c10": xc1,
+                "x_c20": xc2,
+                "x_k": xk,
+                "c1": np.zeros((S, 2)),
+                "theta": np.zeros((S, 2)),
+                "share": [],
+                "delta": [],
+                "fee": 0.0,
+                "tax_saving": 0.0,
+                "utility": float(xc1 @ tc.u_c10 + xc2 @ tc.u_c20),
+            }
+            for s, stt in enumerate(tc.x1):
+                xs = x[prog.block(f"x1[{h},{s}]").slice]
+                nz = self.grids.z[s].size
+                zi = stt["z_idx"]
+                d["c1"][s] = [xs @ stt["c1"], xs @ stt["c2"]]
+                d["theta"][s, 0] = xs @ stt["a"]
+                d["utility"] += econ.beta * econ.prob[s] * float(xs @ stt["util"])
+                mass = np.bincount(zi, xs, minlength=nz)
+                dsum = np.bincount(zi, xs * stt["delta"], minlength=nz)
+                d["share"].append(mass)
+                d["delta"].append(np.divide(dsum, mass, out=np.zeros(nz), where=mass > 0))
+                d["fee"] += float(pr.P_delta[s] @ dsum)
+                zz = self.grids.z[s]
+                d["tax_saving"] += float(mass @ (pr.P_delta[s] * zz * econ.R[s]))
+            out.append(d)
+        return out
+
+    def exchanges(self):
+        """Every exchange (s, z): price p(z), fee P_Delta, Q, population mass, fee interval."""
+        econ, pr = self.econ, self.prices
+        stats = self._type_stats()
+        lo_hi = fee_intervals(self)
+        rows = []
+        for s in range(econ.S):
+            zg = self.grids.z[s]
+            mass = sum(econ.share[h] * stats[h]["share"][s] for h in range(econ.H))
+            for j, z in enumerate(zg):
+                active = bool(mass[j] > ACTIVE_MASS)
+                lo, hi = lo_hi[s][j]
+                rows.append({
+                    "id": f"s{s + 1}:z{j}",
+                    "state": s + 1,
+                    "z": float(z),
+                    "p": float(econ.utility.spot_price(z)),
+                    "fee": float(pr.P_delta[s][j]),
+                    "fee_interval": [float(pr.P_delta[s][j])] * 2 if active else [float(lo), float(hi)],
+                    "Q": float(pr.Q[s][j]),
+                    "mass": float(mass[j]),
+                    "active": active,
+                })
+        return rows
+
+    def to_dict(self) -> dict:
+        econ = self.econ
+        stats = self._type_stats()
+        ex = self.exchanges()
+        types = []
+        for h, d in enumerate(stats):
+            shares = {}
+            deltas = {}
+            for s in range(econ.S):
+                for j in np.nonzero(d["share"][s] > ACTIVE_MASS)[0]:
+                    shares[f"s{s + 1}:z{j}"] = float(d["share"][s][j])
+                    deltas[f"s{s + 1}:z{j}"] = float(d["delta"][s][j])
+            wealth = econ.e0[h, 0] + self.prices.p0 * econ.e0[h, 1]
+            spend = wealth + self.lump_sum[h]
+            types.append({
+                "k": float(d["k"]),
+                "c0": d["c0"].tolist(),
+                "c1": d["c1"].tolist(),
+                "theta": d["theta"].tolist(),
+                "utility": float(d["utility"]),
+                "transfer": -float(d["fee"]),
+                "fee": float(d["fee"]),
+                "lump_sum": float(self.lump_sum[h]),
+                "wealth": float(wealth),
+                "expenditure": float(spend),
+                "shares": shares,
+                "Delta": deltas,
+                "taxes": {
+                    "saving": float(d["tax_saving"]),
+                    "note": "sum_s P_Delta(z_s,s) z_s R_s per unit of k, averaged over the type's exchanges (KT 2.1.5)",
+                },
+            })
+        spot = []
+        for s in range(econ.S):
+            act = [e for e in ex if e["state"] == s + 1 and e["active"]]
+            spot.append([e["p"] for e in act])
+        return {
+            "types": types,
+            "p0": self.prices.p0,
+            "spot": spot,
+            "K": float(sum(econ.share[h] * stats[h]["k"] for h in range(econ.H))),
+            "welfare": float(self.objective),
+            "exchanges": ex,
+            "active_exchanges": [e["id"] for e in ex if e["active"]],
+            "weights": self.weights.tolist(),
+            "equilibrium": self.equilibrium,
+        }
+
+    @property
+    def lump_sum(self) -> np.ndarray:
+        spend, wealth, _ = expenditures(self.prog, self.x, self.prices)
+        return spend - wealth
+
+    def to_dataset(self) -> xr.Dataset:
+        econ, g = self.econ, self.grids
+        stats = self._type_stats()
+        ex = self.exchanges()
+        H, S = econ.H, econ.S
+        typ = np.arange(1, H + 1)
+        eid = [e["id"] for e in ex]
+        share = np.array([np.concatenate([stats[h]["share"][s] for s in range(S)]) for h in range(H)])
+        delta = np.array([np.concatenate([stats[h]["delta"][s] for s in range(S)]) for h in range(H)])
+        ds = xr.Dataset(
+            {
+                "k": ("type", [d["k"] for d in stats], {"long_name": "expected collateral k^h", "units": "good 2"}),
+                "c0": (("type", "good"), np.array([d["c0"] for d in stats]), {"long_name": "expected t=0 consumption"}),
+                "c1": (("type", "state", "good"), np.array([d["c1"] for d in stats]),
+                       {"long_name": "expected state consumption after spot trade"}),
+                "theta": (("type", "state", "good"), np.array([d["theta"] for d in stats]),
+                          {"long_name": "expected securities (theta_1s, theta_2s); theta_2s = 0 by convention"}),
+                "utility": ("type", [d["utility"] for d in stats], {"long_name": "expected utility U^h"}),
+                "fee": ("type", [d["fee"] for d in stats],
+                        {"long_name": "rights-to-trade fees paid, sum_s E[P_Delta Delta_s]", "units": "good 1 at t=0"}),
+                "lump_sum": ("type", self.lump_sum, {"long_name": "Negishi transfer T^h (0 in equilibrium)",
+                                                     "units": "good 1 at t=0"}),
+                "weight": ("type", self.weights, {"long_name": "Pareto weight lambda^h"}),
+                "share": (("type", "exchange"), share, {"long_name": "fraction of type h assigned to the exchange"}),
+                "Delta": (("type", "exchange"), delta,
+                          {"long_name": "mean discrepancy Delta^h_s(z) of type h in the exchange (eq. 11)"}),
+                "p": ("exchange", [e["p"] for e in ex], {"long_name": "spot price p(z) = z**gamma", "units": "good 1"}),
+                "P_Delta": ("exchange", [e["fee"] for e in ex],
+                            {"long_name": "price of rights to trade P_Delta(z,s)", "units": "good 1 at t=0"}),
+                "P_Delta_lo": ("exchange", [e["fee_interval"][0] for e in ex]),
+                "P_Delta_hi": ("exchange", [e["fee_interval"][1] for e in ex]),
+                "Q": ("exchange", [e["Q"] for e in ex],
+                      {"long_name": "price of a claim to good 1 in exchange (z,s)", "units": "good 1 at t=0"}),
+                "mass": ("exchange", [e["mass"] for e in ex], {"long_name": "population mass in the exchange"}),
+                "active": ("exchange", np.array([e["active"] for e in ex], dtype=np.int8)),
+                "x_k": (("type", "k_grid"), np.array([d["x_k"] for d in stats]), {"long_name": "lottery over k"}),
+                "x_c10": (("type", "c10_grid"), np.array([d["x_c10"] for d in stats])),
+                "x_c20": (("type", "c20_grid"), np.array([d["x_c20"] for d in stats])),
+                "p0": ((), self.prices.p0, {"long_name": "price of good 2 at t=0", "units": "good 1 at t=0"}),
+                "welfare": ((), self.objective, {"long_name": "sum_h lambda^h alpha^h U^h"}),
+            },
+            coords={
+                "type": typ,
+                "state": np.arange(1, S + 1),
+                "good": [1, 2],
+                "exchange": eid,
+                "exchange_state": ("exchange", [e["state"] for e in ex]),
+                "exchange_z": ("exchange", [e["z"] for e in ex]),
+                "k_grid": g.k,
+                "c10_grid": g.c0[0],
+                "c20_grid": g.c0[1],
+            },
+            attrs={
+                "economy": econ.name,
+                "concept": "segregated",
+                "equilibrium": int(self.equilibrium),
+                "numeraire": "good 1 at t=0",
+                "certificate_passed": int(self.certificate.passed),
+                "source": "Kilenthong & Townsend, Program 2 (Appendix A)",
+            },
+        )
+        return ds
+
+
+def fee_intervals(res: SegregatedResult):
+    """For each exchange, the interval of P_Delta keeping every type out, other prices fixed.
+
+    Dual feasibility of column j at exchange (s, z) of type h reads
+    ``lambda alpha V_j <= y_cons + alpha (a_j y_sec + Delta_j y_rights)`` (eq. 56). Solving
+    each for ``y_rights`` gives a lower bound (Delta_j > 0) or an upper bound
+    (Delta_j < 0); the interval is their intersection, in numeraire units.
+    Returns per state an (n_z, 2) array; meaningful for inactive exchanges.
+    """
+    prog, econ = res.prog, res.econ
+    y = res.row_dual
+    rb = prog.lp.row_blocks
+    c = prog.lp.c
+    out = []
+    for s in range(econ.S):
+        nz = res.grids.z[s].size
+        lo = np.full(nz, -np.inf)
+        hi = np.full(nz, np.inf)
+        ysec = y[rb[f"sec[{s}]"].slice]
+        for h in range(econ.H):
+            blk = prog.block(f"x1[{h},{s}]")
+            st = prog.columns[h].x1[s]
+            zi, ki = st["z_idx"], st["k_idx"]
+            ycons = y[rb["cons"].index(np.full(ki.size, h), np.full(ki.size, s), ki)]
+            al = econ.share[h]
+            r = c[blk.slice] - ycons - al * st["a"] * ysec[zi]  # need al*delta*y_r >= r
+            dl = al * st["delta"]
+            pos, neg = dl > 0, dl < 0
+            np.maximum.at(lo, zi[pos], r[pos] / dl[pos])
+            np.minimum.at(hi, zi[neg], r[neg] / dl[neg])
+        out.append(np.stack([lo, hi], axis=1) / res.prices.P10)
+    return out
+
+
+def solve_segregated(
+    econ: CollateralEconomy,
+    grids: CollateralGrids | None = None,
+    weights=None,
+    backend: str = "highs",
+    equilibrium: bool | None = None,
+    progress: bool = False,
+    boundary: bool = True,
+    solver: str = "ipm",
+    presolve: str = "choose",
+) -> SegregatedResult:
+    """Solve Program 2 and read back prices; with ``weights=None`` find Negishi weights.
+
+    Parameters
+    ----------
+    econ, grids : the economy and its grids (default grids if None).
+    weights : Pareto weights lambda^h; None (default) searches the weights at which
+        every type's budget (59) balances -- the equilibrium without transfers.
+    backend : "highs" (default) or "cvxpy" (small grids, cross-checks).
+    solver, presolve : HiGHS options for the first (cold) solve; later Negishi steps
+        warm-start dual simplex from the previous basis.
+    """
+    grids = grids or CollateralGrids.build(econ)
+    equilibrium = weights is None if equilibrium is None else equilibrium
+    t0 = time.perf_counter()
+    prog = build_program2(econ, grids, weights, boundary)
+    build_s = time.perf_counter() - t0
+    opts = {"solver": solver, "presolve": presolve} if backend == "highs" else {}
+    evaluate = _evaluate_factory(prog, backend, opts)
+    t1 = time.perf_counter()
+    trace = []
+    bar = _progress(progress, econ)
+    if weights is not None:
+        pt = evaluate(np.asarray(weights, float))
+        x = pt.state.sol.x
+        if equilibrium:
+            x = _balance_on_face(prog, pt, backend)
+    elif econ.H == 1:
+        pt = evaluate(np.ones(1))
+        x = pt.state.sol.x
+    elif econ.H == 2:
+        plo, phi, tr = ng.bisect_two_types(evaluate, progress=bar, gamma=econ.gamma)
+        pt = plo if plo.residual <= phi.residual else phi
+        if pt.residual > 0:
+            pt = evaluate(0.5 * (plo.weights + phi.weights))
+            tr.points.append(pt)
+        x = _balance_on_face(prog, pt, backend, support=(plo.state.sol.x, phi.state.sol.x))
+        trace = tr.rows()
+    else:
+        def accept(p):
+            xb = _balance_on_face(prog, p, backend, eps_rel=1e-7)
+            spend, wealth, _ = expenditures(prog, xb, p.state.prices)
+            return xb if np.max(np.abs(spend - wealth) / wealth) < 1e-9 else None
+
+        pt, xb, tr = ng.tatonnement(evaluate, econ.H, accept=accept, progress=bar)
+        x = xb if xb is not None else _balance_on_face(prog, pt, backend, eps_rel=1e-7)
+        trace = tr.rows()
+    if bar is not None:
+        bar.close()
+    solve_s = time.perf_counter() - t1
+    sol = pt.state.sol
+    prog.set_weights(pt.weights)
+    res = SegregatedResult(
+        econ=econ,
+        grids=grids,
+        weights=pt.weights,
+        equilibrium=equilibrium,
+        x=x,
+        prices=pt.state.prices,
+        lp={**prog.lp.stats, "build_s": build_s, "solve_s": solve_s, "backend": backend,
+            "negishi_iterations": len(trace)},
+        certificate=None,
+        prog=prog,
+        row_dual=sol.row_dual,
+        col_dual=sol.col_dual,
+        objective=float(prog.lp.c @ x),
+        negishi_trace=trace,
+    )
+    from .certify import certify_segregated
+
+    res.certificate = certify_segregated(res, backend=backend)
+    return res
+
+
+def _progress(enabled, econ):
+    if not enabled or econ.H < 2:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(desc="Negishi weights", unit="LP", leave=False)
+
+
+__all__ = ["SegregatedResult", "solve_segregated", "read_prices", "fee_intervals", "ROWS"]
