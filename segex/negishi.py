@@ -194,3 +194,105 @@ def tatonnement(evaluate, H, weights0=None, step=1.0, tol=1e-10, max_iter=200, a
             break
         logw = np.log(pt.weights) - step * pt.transfer / pt.wealth
     return best, None, trace
+
+
+def _barycentric(R):
+    """Barycentric coordinates theta >= 0 with R theta = 0, sum theta = 1, or None.
+
+    R is (m, n): columns are budget residual vectors of n points. Solved as a tiny LP
+    (feasibility), since R need not be square or well conditioned.
+    """
+    from scipy.optimize import linprog
+
+    m, n = R.shape
+    A = np.vstack([R, np.ones((1, n))])
+    b = np.concatenate([np.zeros(m), [1.0]])
+    res = linprog(np.zeros(n), A_eq=A, b_eq=b, bounds=[(0, None)] * n, method="highs")
+    return res.x if res.status == 0 else None
+
+
+def simplex_search(evaluate, H, weights0, radius=0.25, tol=1e-10, max_iter=300, progress=None):
+    """Negishi weights for H >= 2 types by shrinking a simplex of weights whose budget
+    residuals surround zero (a multi-dimensional bisection, in the spirit of Scarf).
+
+    Points live in log-weight space with type 1's weight fixed. Walras' law makes one
+    budget redundant, so residuals r = (T^h / w^h) for h = 2..H live in R^{H-1}; a
+    simplex of H points "surrounds zero" when 0 is a convex combination of their
+    residuals. Each step evaluates the point at the barycentric mixture (regula falsi)
+    or, when the simplex stops shrinking, at its centroid (bisection), and swaps it
+    for a vertex so that zero stays surrounded. Because the budget map jumps between
+    LP vertices, zero is usually surrounded only by *mixing* -- which is what the final
+    face LP does at the limit point.
+
+    Returns (points of the final simplex, barycentric weights, trace).
+    """
+    trace = NegishiTrace()
+    d = H - 1
+
+    def ev(u):
+        w = np.exp(np.concatenate([[0.0], u]))
+        pt = evaluate(H * w / w.sum())
+        pt.u = np.asarray(u, float)
+        trace.points.append(pt)
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(residual=f"{pt.residual:.2e}")
+        return pt
+
+    def resid(pt):
+        return (pt.transfer / pt.wealth)[1:]
+
+    u0 = np.log(np.asarray(weights0, float))
+    u0 = u0[1:] - u0[0]
+    # regular simplex directions around the centre: e_i and -sum e_i, normalised
+    dirs = np.vstack([np.eye(d), -np.ones((1, d)) / np.sqrt(d)])
+    centre = ev(u0)
+    if centre.residual == 0.0:
+        return [centre], np.ones(1), trace
+    pts, theta = None, None
+    for _ in range(12):
+        cand = [ev(u0 + radius * v) for v in dirs]
+        theta = _barycentric(np.column_stack([resid(p) for p in cand]))
+        if theta is not None:
+            pts = cand
+            break
+        # move the centre by a damped Newton-free step toward lower residual, widen
+        best = min(cand + [centre], key=lambda p: p.residual)
+        u0 = best.u
+        radius *= 2.0
+    if pts is None:
+        raise RuntimeError("Negishi search: no simplex of weights surrounds a zero budget residual")
+    last_diam = np.inf
+    stall = 0
+    for _ in range(max_iter):
+        U = np.array([p.u for p in pts])
+        diam = max(np.linalg.norm(a - b) for a in U for b in U)
+        if diam <= tol:
+            break
+        stall = stall + 1 if diam > 0.7 * last_diam else 0
+        if stall == 0:
+            last_diam = diam
+        um = U.T @ theta if stall < H else U.mean(axis=0)
+        if stall >= H:
+            stall = 0
+            last_diam = diam
+        pm = ev(um)
+        if pm.residual == 0.0:
+            return [pm], np.ones(1), trace
+        # keep zero surrounded: replace one vertex by the new point (farthest first)
+        order = np.argsort([-np.linalg.norm(p.u - um) for p in pts])
+        for j in order:
+            cand = pts[:j] + [pm] + pts[j + 1:]
+            th = _barycentric(np.column_stack([resid(p) for p in cand]))
+            if th is not None:
+                pts, theta = cand, th
+                break
+        else:
+            # the new point cannot join: shrink toward it by pulling the farthest vertex in
+            j = order[0]
+            pts[j] = ev(0.5 * (pts[j].u + um))
+            th = _barycentric(np.column_stack([resid(p) for p in pts]))
+            if th is None:
+                break
+            theta = th
+    return pts, theta, trace

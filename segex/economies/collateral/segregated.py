@@ -393,14 +393,16 @@ def solve_segregated(
         x = _balance_on_face(prog, pt, backend, support=(plo.state.sol.x, phi.state.sol.x))
         trace = tr.rows()
     else:
-        def accept(p):
-            xb = _balance_on_face(prog, p, backend, eps_rel=1e-7)
-            spend, wealth, _ = expenditures(prog, xb, p.state.prices)
-            return xb if np.max(np.abs(spend - wealth) / wealth) < 1e-9 else None
-
-        pt, xb, tr = ng.tatonnement(evaluate, econ.H, accept=accept, progress=bar)
-        x = xb if xb is not None else _balance_on_face(prog, pt, backend, eps_rel=1e-7)
-        trace = tr.rows()
+        # phase A: a few damped tatonnement steps from equal weights; phase B: a
+        # shrinking simplex of weights around the equilibrium (see segex.negishi)
+        pa, _, tra = ng.tatonnement(evaluate, econ.H, step=econ.gamma, max_iter=8, progress=bar)
+        pts, theta, trb = ng.simplex_search(evaluate, econ.H, pa.weights, radius=max(0.02, 4 * pa.residual),
+                                            progress=bar)
+        U = np.log(np.array([p.weights for p in pts]))
+        wm = np.exp(theta @ U)
+        pt = evaluate(econ.H * wm / wm.sum())
+        x = _balance_on_face(prog, pt, backend, support=[p.state.sol.x for p in pts])
+        trace = tra.rows() + trb.rows() + [(pt.weights.tolist(), pt.residual)]
     if bar is not None:
         bar.close()
     solve_s = time.perf_counter() - t1

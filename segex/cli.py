@@ -1,0 +1,320 @@
+"""Command line: ``segex solve FILE [--json] [--out FILE.nc] [--backend B] [--concept C ...] [--quiet]``.
+
+Loads a TOML grid file (:mod:`segex.io.config`), computes each requested solution concept
+and reports it. Thin by design: all modelling lives in the economy modules.
+
+Output
+------
+``--json`` prints exactly one JSON object on stdout::
+
+    {"economy": <name>,
+     "lp": <segregated result's lp dict, or null>,
+     "certificate": {"passed": <all checks of all concepts passed>,
+                     "<concept>.<check>": {"residual": .., "tol": .., "passed": ..}, ...},
+     "externality": <result.to_dict()>,      # only when computed
+     "segregated": <result.to_dict()>}       # only when computed
+
+with non-finite floats written as null. Without ``--json`` a plain-text report is printed.
+``--out FILE.nc`` writes every concept's ``to_dataset()`` as a netCDF4 group named by the
+concept (:func:`segex.io.store.write_netcdf`).
+
+Exit codes: 0 ok; 1 a certificate failed (results are still printed and written);
+2 bad input or a failed solve (any :class:`segex.errors.SegexError`, or a usage error),
+reported as one line ``segex: error: <message>`` on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+
+from . import __version__
+from .errors import SegexError
+
+CONCEPTS = ("externality", "segregated")
+BACKENDS = ("highs", "cvxpy")
+
+#: concept -> (module, function)
+SOLVERS = {
+    "externality": ("segex.economies.collateral.externality", "solve_externality"),
+    "segregated": ("segex.economies.collateral.segregated", "solve_segregated"),
+}
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2, no usage dump
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="segex", description="Constrained-efficient allocations and competitive equilibria "
+                                          "with segregated exchanges, as sparse lottery LPs.")
+    p.add_argument("--version", action="version", version=f"segex {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    s = sub.add_parser("solve", help="solve the economy of a TOML grid file",
+                       description="Solve the economy of a TOML grid file (see grids/*.toml).")
+    s.add_argument("file", metavar="FILE", help="TOML grid file")
+    s.add_argument("--json", action="store_true", help="print one JSON object instead of a text report")
+    s.add_argument("--out", metavar="FILE.nc", help="write every concept's dataset to this netCDF4 file")
+    s.add_argument("--backend", choices=BACKENDS, help="LP backend (overrides solve.backend)")
+    s.add_argument("--concept", choices=CONCEPTS, action="extend", nargs="+", metavar="NAME",
+                   help=f"solution concept(s) to compute, among {', '.join(CONCEPTS)} (overrides solve.concepts)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars or status messages")
+    return p
+
+
+# ---------------------------------------------------------------------------------- entry point
+def main(argv=None) -> int:
+    try:
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit as exc:  # --help, --version
+            return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+        if args.command != "solve":
+            raise _UsageError("choose a command: solve (see 'segex --help')")
+        return _solve(args)
+    except _UsageError as exc:
+        _error(str(exc))
+        return 2
+    except SegexError as exc:
+        _error(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+
+
+def _error(message: str):
+    print(f"segex: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def _status(args, message):
+    if not args.quiet:
+        print(f"segex: {message}", file=sys.stderr)
+
+
+def _solve(args) -> int:
+    from .io.config import load_spec
+
+    spec = load_spec(args.file)
+    econ = spec.economy
+    concepts = tuple(dict.fromkeys(args.concept)) if args.concept else spec.solve.concepts
+    backend = args.backend or spec.solve.backend
+    weights = spec.solve.weights
+
+    solvers = {concept: _load_solver(concept) for concept in concepts}  # fail before any solve
+    results = {}
+    grids = None
+    for concept, solver in solvers.items():
+        if concept == "externality":
+            results[concept] = solver(econ)
+        elif concept == "segregated":
+            import numpy as np
+
+            if grids is None:
+                grids = spec.build_grids()
+            results[concept] = solver(econ, grids, weights=None if weights == "negishi" else np.array(weights),
+                                      backend=backend, progress=not args.quiet)
+
+    report = _report(econ.name, results)
+    if args.json:
+        print(json.dumps(_jsonable(report), allow_nan=False))
+    else:
+        print(_text_report(econ.name, results, report))
+    if args.out:
+        from .io.store import write_netcdf
+
+        write_netcdf(args.out, {name: res.to_dataset() for name, res in results.items()})
+        _status(args, f"wrote {args.out}")
+    return 0 if report["certificate"]["passed"] else 1
+
+
+def _load_solver(concept):
+    module, func = SOLVERS[concept]
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        raise SegexError(f"solution concept {concept!r} is not available in this installation "
+                         f"(module {module} is missing)") from None
+    return getattr(mod, func)
+
+
+def _report(name, results) -> dict:
+    cert = {"passed": True}
+    for concept, res in results.items():
+        c = _cert_dict(getattr(res, "certificate", None))
+        if c is None:
+            continue
+        ok = bool(c.pop("passed", True))
+        for check, val in c.items():
+            cert[f"{concept}.{check}"] = val
+            if isinstance(val, dict) and "passed" in val:
+                ok = ok and bool(val["passed"])
+        cert["passed"] = cert["passed"] and ok
+    seg = results.get("segregated")
+    out = {"economy": name, "lp": getattr(seg, "lp", None) if seg is not None else None, "certificate": cert}
+    for concept, res in results.items():
+        out[concept] = res.to_dict()
+    return out
+
+
+def _cert_dict(cert) -> dict | None:
+    """A certificate as ``{"passed": bool, check: {"residual", "tol", "passed", ...}}``;
+    accepts a plain dict or an object with ``to_dict()`` (:class:`segex.certificate.Certificate`)."""
+    if cert is None:
+        return None
+    if hasattr(cert, "to_dict"):
+        cert = cert.to_dict()
+    return dict(cert)
+
+
+def _jsonable(x):
+    """Plain JSON types; non-finite floats become None."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "tolist") and not isinstance(x, (str, bytes)):  # numpy arrays and scalars
+        return _jsonable(x.tolist())
+    if isinstance(x, bool) or x is None or isinstance(x, (int, str)):
+        return x
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    return str(x)
+
+
+# ---------------------------------------------------------------------------------- text report
+TYPE_COLUMNS = ("share", "k", "c0", "c1", "theta", "utility")
+EXCHANGE_COLUMNS = ("id", "state", "z", "p", "fee", "shares")
+
+
+def _text_report(name, results, report) -> str:
+    lines = [f"economy: {name}"]
+    for concept, res in results.items():
+        d = _jsonable(report[concept])
+        lines += ["", f"== {concept} =="]
+        types = d.get("types")
+        if isinstance(types, list) and types and all(isinstance(t, dict) for t in types):
+            lines += _table([{"type": h + 1, **t} for h, t in enumerate(types)], ("type",) + TYPE_COLUMNS)
+        prices = [f"{k} = {_fmt(v)}" for k, v in d.items()
+                  if k not in ("types", "exchanges", "active_exchanges") and not _is_records(v)]
+        if prices:
+            lines.append("prices: " + "  ".join(prices))
+        exchanges = d.get("exchanges")
+        if isinstance(exchanges, list) and exchanges:
+            active = [e for e in exchanges if isinstance(e, dict) and _is_active(e)]
+            lines.append(f"active exchanges: {len(active)} of {len(exchanges)}")
+            if active:
+                lines += _table([_with_type_shares(e, types) for e in active], EXCHANGE_COLUMNS, skip=("active",))
+        if concept == "segregated" and getattr(res, "lp", None):
+            lines.append(_lp_line(res.lp))
+        cert = getattr(res, "certificate", None)
+        if cert is not None:
+            lines.append(_cert_line(cert))
+    return "\n".join(lines)
+
+
+def _is_active(e: dict) -> bool:
+    if "active" in e:
+        return bool(e["active"])
+    shares = e.get("shares")
+    if isinstance(shares, list):
+        flat = [v for v in _flatten(shares) if isinstance(v, (int, float))]
+        return any(v > 1e-9 for v in flat)
+    return True
+
+
+def _flatten(x):
+    if isinstance(x, list):
+        for v in x:
+            yield from _flatten(v)
+    else:
+        yield x
+
+
+def _is_records(v) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+
+
+def _with_type_shares(e: dict, types) -> dict:
+    """Add columns ``share[h]``: the fraction of type h in exchange ``e["id"]``, when the
+    types report their exchange shares as ``{"shares": {id: fraction}}``."""
+    if "id" not in e or not _is_records(types) or not all(isinstance(t.get("shares"), dict) for t in types):
+        return e
+    return {**e, **{f"share[{h}]": float(t["shares"].get(e["id"], 0.0)) for h, t in enumerate(types)}}
+
+
+def _is_numeric_dict(v) -> bool:
+    return isinstance(v, dict) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v.values())
+
+
+def _table(rows: list[dict], preferred, skip=()) -> list[str]:
+    keys = [k for k in preferred if any(k in r for r in rows)]
+    keys += [k for r in rows for k in r
+             if k not in keys and (not isinstance(r[k], dict) or _is_numeric_dict(r[k]))]
+    keys = [k for k in dict.fromkeys(keys) if k not in skip]
+    cells = [[_fmt(r.get(k, "")) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    out = ["  " + "  ".join(k.rjust(w) for k, w in zip(keys, widths))]
+    out += ["  " + "  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    return out
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        if v == 0:
+            return "0"
+        return f"{v:.4f}" if 1e-3 <= abs(v) < 1e6 else f"{v:.3e}"
+    if v is None:
+        return "nan"
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_fmt(x)}" for k, x in v.items()) if _is_numeric_dict(v) else json.dumps(v)
+    return str(v)
+
+
+def _sci(v) -> str:
+    return f"{v:.2e}" if isinstance(v, (int, float)) and not isinstance(v, bool) else _fmt(v)
+
+
+def _lp_line(lp: dict) -> str:
+    def g(key, fmt):
+        v = lp.get(key)
+        return format(v, fmt) if isinstance(v, (int, float)) else "?"
+
+    return (f"LP: {g('rows', 'd')} rows x {g('cols', 'd')} columns, {g('nnz', 'd')} nonzeros; "
+            f"build {g('build_s', '.2f')} s, solve {g('solve_s', '.2f')} s")
+
+
+def _cert_line(cert) -> str:
+    cert = _jsonable(_cert_dict(cert))
+    checks = {k: v for k, v in cert.items() if k != "passed" and isinstance(v, dict)}
+    failed = [k for k, v in checks.items() if not v.get("passed", True)]
+    residuals = [v["residual"] for v in checks.values() if isinstance(v.get("residual"), (int, float))]
+    if cert.get("passed", True) and not failed:
+        worst = f" (max residual {max(residuals):.2e})" if residuals else ""
+        return f"certificate: passed{worst}"
+    if not failed:
+        return "certificate: FAILED"
+    parts = []
+    for k in failed:
+        v = checks[k]
+        r, t = v.get("residual"), v.get("tol")
+        parts.append(f"{k} (residual {_sci(r)} > tol {_sci(t)})" if r is not None else k)
+    return "certificate: FAILED: " + ", ".join(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
