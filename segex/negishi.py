@@ -196,38 +196,19 @@ def tatonnement(evaluate, H, weights0=None, step=1.0, tol=1e-10, max_iter=200, a
     return best, None, trace
 
 
-def _barycentric(R):
-    """Barycentric coordinates theta >= 0 with R theta = 0, sum theta = 1, or None.
+def newton_search(evaluate, H, weights0=None, tol=1e-12, max_iter=100, fd_step=1e-7, progress=None):
+    """Negishi weights for H >= 2 types by damped Newton on the budget residuals.
 
-    R is (m, n): columns are budget residual vectors of n points. Solved as a tiny LP
-    (feasibility), since R need not be square or well conditioned.
-    """
-    from scipy.optimize import linprog
-
-    m, n = R.shape
-    A = np.vstack([R, np.ones((1, n))])
-    b = np.concatenate([np.zeros(m), [1.0]])
-    res = linprog(np.zeros(n), A_eq=A, b_eq=b, bounds=[(0, None)] * n, method="highs")
-    return res.x if res.status == 0 else None
-
-
-def simplex_search(evaluate, H, weights0, radius=0.25, tol=1e-10, max_iter=300, progress=None):
-    """Negishi weights for H >= 2 types by shrinking a simplex of weights whose budget
-    residuals surround zero (a multi-dimensional bisection, in the spirit of Scarf).
-
-    Points live in log-weight space with type 1's weight fixed. Walras' law makes one
-    budget redundant, so residuals r = (T^h / w^h) for h = 2..H live in R^{H-1}; a
-    simplex of H points "surrounds zero" when 0 is a convex combination of their
-    residuals. Each step evaluates the point at the barycentric mixture (regula falsi)
-    or, when the simplex stops shrinking, at its centroid (bisection), and swaps it
-    for a vertex so that zero stays surrounded. Because the budget map jumps between
-    LP vertices, zero is usually surrounded only by *mixing* -- which is what the final
-    face LP does at the limit point.
-
-    Returns (points of the final simplex, barycentric weights, trace).
+    Coordinates: u = log(lambda^h / lambda^1), h = 2..H. Residuals r_h = T^h / w^h,
+    h = 2..H (Walras' law makes type 1's redundant). Within one optimal-basis region
+    the primal is fixed and the duals are linear in lambda, so r is smooth there and a
+    forward-difference Jacobian with a tiny step is exact up to rounding; a full
+    Newton step lands on the zero of that region's extension. When the zero lies
+    across a region boundary the residual jumps; the step is then halved until it
+    falls, so the iterates converge onto the boundary (the breakpoint where the face
+    LP mixes the neighbouring vertices). Returns (final point, recent points, trace).
     """
     trace = NegishiTrace()
-    d = H - 1
 
     def ev(u):
         w = np.exp(np.concatenate([[0.0], u]))
@@ -239,60 +220,77 @@ def simplex_search(evaluate, H, weights0, radius=0.25, tol=1e-10, max_iter=300, 
             progress.set_postfix(residual=f"{pt.residual:.2e}")
         return pt
 
-    def resid(pt):
+    def r(pt):
         return (pt.transfer / pt.wealth)[1:]
 
-    u0 = np.log(np.asarray(weights0, float))
-    u0 = u0[1:] - u0[0]
-    # regular simplex directions around the centre: e_i and -sum e_i, normalised
-    dirs = np.vstack([np.eye(d), -np.ones((1, d)) / np.sqrt(d)])
-    centre = ev(u0)
-    if centre.residual == 0.0:
-        return [centre], np.ones(1), trace
-    pts, theta = None, None
-    for _ in range(12):
-        cand = [ev(u0 + radius * v) for v in dirs]
-        theta = _barycentric(np.column_stack([resid(p) for p in cand]))
-        if theta is not None:
-            pts = cand
-            break
-        # move the centre by a damped Newton-free step toward lower residual, widen
-        best = min(cand + [centre], key=lambda p: p.residual)
-        u0 = best.u
-        radius *= 2.0
-    if pts is None:
-        raise RuntimeError("Negishi search: no simplex of weights surrounds a zero budget residual")
-    last_diam = np.inf
-    stall = 0
+    u = np.zeros(H - 1) if weights0 is None else np.log(np.asarray(weights0[1:], float) / weights0[0])
+    cur = ev(u)
+    recent = [cur]
     for _ in range(max_iter):
-        U = np.array([p.u for p in pts])
-        diam = max(np.linalg.norm(a - b) for a in U for b in U)
-        if diam <= tol:
+        if cur.residual <= tol:
             break
-        stall = stall + 1 if diam > 0.7 * last_diam else 0
-        if stall == 0:
-            last_diam = diam
-        um = U.T @ theta if stall < H else U.mean(axis=0)
-        if stall >= H:
-            stall = 0
-            last_diam = diam
-        pm = ev(um)
-        if pm.residual == 0.0:
-            return [pm], np.ones(1), trace
-        # keep zero surrounded: replace one vertex by the new point (farthest first)
-        order = np.argsort([-np.linalg.norm(p.u - um) for p in pts])
-        for j in order:
-            cand = pts[:j] + [pm] + pts[j + 1:]
-            th = _barycentric(np.column_stack([resid(p) for p in cand]))
-            if th is not None:
-                pts, theta = cand, th
+        J = np.empty((H - 1, H - 1))
+        # the primal jumps between nearby vertices, so the slope that matters is the
+        # secant across many of them: difference step proportional to the residual
+        h = float(np.clip(0.5 * cur.residual, fd_step, 0.1))
+        for i in range(H - 1):
+            e = np.zeros(H - 1)
+            e[i] = h
+            pi = ev(cur.u + e)
+            J[:, i] = (r(pi) - r(cur)) / h
+            recent.append(pi)
+        try:
+            step = -np.linalg.solve(J, r(cur))
+        except np.linalg.LinAlgError:
+            step = -np.linalg.lstsq(J, r(cur), rcond=None)[0]
+        step *= min(1.0, 2.0 / max(np.abs(step).max(), 1e-300))  # trust region: |du| <= 2
+        improved = False
+        while np.abs(step).max() > tol:
+            cand = ev(cur.u + step)
+            recent.append(cand)
+            if cand.residual < cur.residual:
+                cur, improved = cand, True
                 break
-        else:
-            # the new point cannot join: shrink toward it by pulling the farthest vertex in
-            j = order[0]
-            pts[j] = ev(0.5 * (pts[j].u + um))
-            th = _barycentric(np.column_stack([resid(p) for p in pts]))
-            if th is None:
-                break
-            theta = th
-    return pts, theta, trace
+            step *= 0.5
+        if not improved:
+            break
+    return cur, recent[-(3 * H):], trace
+
+
+def surround_zero(R):
+    """A basic convex combination of the columns of R equal to zero: (theta, support) or None.
+
+    R is (m, n), one residual vector per candidate. A basic solution of
+    ``R theta = 0, sum theta = 1, theta >= 0`` uses at most m + 1 columns.
+    """
+    from scipy.optimize import linprog
+
+    m, n = R.shape
+    A = np.vstack([R, np.ones((1, n))])
+    b = np.concatenate([np.zeros(m), [1.0]])
+    res = linprog(np.zeros(n), A_eq=A, b_eq=b, bounds=[(0, None)] * n, method="highs-ds")
+    if res.status != 0:
+        return None
+    theta = res.x
+    return theta, np.nonzero(theta > 1e-12)[0]
+
+
+def tie_weights(U, alpha):
+    """Pareto weights at which the allocations with utility vectors U (rows) tie.
+
+    All rows are optimal together only where the weighted welfare is equal:
+    ``sum_h lambda^h alpha^h (U_i^h - U_0^h) = 0`` -- linear in lambda. With H rows in
+    general position the solution is a ray; returned normalised to sum H, or None if
+    it is not strictly positive.
+    """
+    U = np.atleast_2d(U)
+    H = U.shape[1]
+    if U.shape[0] == 1:
+        return None
+    M = (U[1:] - U[0]) * alpha
+    _, sv, Vt = np.linalg.svd(M)
+    lam = Vt[-1]
+    lam = lam * np.sign(lam.sum()) if lam.sum() != 0 else lam
+    if not np.all(lam > 0):
+        return None
+    return H * lam / lam.sum()

@@ -25,6 +25,7 @@ from .program2 import ROWS, Program2, build_program2, bundle_prices
 #: An exchange is active when this much population mass trades there: far above the
 #: solver's feasibility tolerance (1e-9), far below any economically meaningful share.
 ACTIVE_MASS = 1e-7
+_DEBUG = False
 
 
 @dataclass
@@ -69,7 +70,7 @@ class _Solved:
     bundle_price: np.ndarray
 
 
-def _evaluate_factory(prog, backend, solver_opts):
+def _evaluate_factory(prog, backend, solver_opts, on_face=False):
     """weights -> NegishiPoint; with HiGHS one session is kept and warm-started."""
     session = None
     if backend == "highs":
@@ -86,8 +87,16 @@ def _evaluate_factory(prog, backend, solver_opts):
             sol = solve(prog.lp, backend=backend)
         prices = read_prices(prog, sol.row_dual)
         spend, wealth, P = expenditures(prog, sol.x, prices)
-        return ng.NegishiPoint(weights=np.asarray(weights, float), transfer=spend - wealth, wealth=wealth,
-                               state=_Solved(sol, prices, P))
+        pt = ng.NegishiPoint(weights=np.asarray(weights, float), transfer=spend - wealth, wealth=wealth,
+                             state=_Solved(sol, prices, P))
+        if on_face and pt.residual > 0:
+            # degenerate LPs have many optimal vertices: take the optimal solution whose
+            # budgets are closest to balance, so the residual is a function of the weights
+            x = _balance_on_face(prog, pt, backend)
+            spend, _, _ = expenditures(prog, x, prices)
+            pt.transfer = spend - wealth
+            sol.x = x
+        return pt
 
     return evaluate
 
@@ -108,6 +117,71 @@ def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9,
     x = np.zeros(lp.A.shape[1])
     x[keep] = fs.x[: keep.size]
     return x
+
+
+def _type_utilities(prog, x):
+    return np.bincount(prog.col_type, prog.col_util * x, minlength=prog.econ.H)
+
+
+PROBE_STEPS = (1e-3, 1e-2, 3e-2, 1e-1)
+
+
+def _tie_endgame(prog, evaluate, backend, points, max_iter=60, budget_tol=1e-10):
+    """Exact Negishi end-game (see segex.negishi.tie_weights).
+
+    Keep a pool of LP vertices. At the current prices pick vertices whose budget
+    residuals surround zero, move the weights to where those vertices tie (linear in
+    the weights), re-solve: if the LP finds nothing better there, the face LP at those
+    weights mixes them into an exact equilibrium; otherwise the better vertex joins
+    the pool. Finite: the grid has finitely many vertices.
+    """
+    H = prog.econ.H
+    alpha = prog.econ.share
+    pool = [p.state.sol.x.copy() for p in points]
+    cur = best = min(points, key=lambda p: p.residual)
+    trace = []
+    probe = 0
+    for _ in range(max_iter):
+        prices = cur.state.prices
+        R = np.column_stack([(lambda sp: (sp[0] - sp[1]) / sp[1])(expenditures(prog, xv, prices)[:2]) for xv in pool])
+        found = ng.surround_zero(R[1:])
+        lam = None
+        if found is not None:
+            theta, sup = found
+            U = np.array([_type_utilities(prog, pool[i]) for i in sup])
+            lam = ng.tie_weights(U, alpha) if sup.size > 1 else cur.weights
+        if lam is None:
+            # widen the pool: vertices at weights around the current point
+            if probe >= len(PROBE_STEPS):
+                break
+            for sign in (1.0, -1.0):
+                for i in range(1, H):
+                    w = cur.weights.copy()
+                    w[i] *= np.exp(sign * PROBE_STEPS[probe])
+                    pool.append(evaluate(w).state.sol.x.copy())
+            probe += 1
+            continue
+        new = evaluate(lam)
+        if _DEBUG:
+            print('tie', sup, lam, new.residual, len(pool))
+        trace.append((new.weights.tolist(), new.residual))
+        best_pool = max(prog.lp.c @ pool[i] for i in sup)
+        cur = new
+        if new.residual < best.residual:
+            best = new
+        x = _balance_on_face(prog, new, backend, support=[pool[i] for i in sup])
+        spend, wealth, _ = expenditures(prog, x, new.state.prices)
+        if np.max(np.abs(spend - wealth) / wealth) <= budget_tol:
+            return new, x, trace
+        if new.state.sol.objective <= best_pool + 1e-12 * (1 + abs(best_pool)):
+            # the tie vertices are optimal here but cannot balance: nothing better exists
+            pool.append(new.state.sol.x.copy())
+            continue
+        pool.append(new.state.sol.x.copy())
+    # not exact: the best point's own optimal face, budgets as balanced as it allows;
+    # the certificate's budget check then reports the remaining lump-sum transfers
+    x = _balance_on_face(prog, best, backend)
+    return best, x, trace
 
 
 @dataclass
@@ -385,24 +459,15 @@ def solve_segregated(
         pt = evaluate(np.ones(1))
         x = pt.state.sol.x
     elif econ.H == 2:
-        plo, phi, tr = ng.bisect_two_types(evaluate, progress=bar, gamma=econ.gamma)
-        pt = plo if plo.residual <= phi.residual else phi
-        if pt.residual > 0:
-            pt = evaluate(0.5 * (plo.weights + phi.weights))
-            tr.points.append(pt)
-        x = _balance_on_face(prog, pt, backend, support=(plo.state.sol.x, phi.state.sol.x))
-        trace = tr.rows()
+        plo, phi, tr = ng.bisect_two_types(evaluate, progress=bar, gamma=econ.gamma, tol=1e-4)
+        pt, x, extra = _tie_endgame(prog, evaluate, backend, [plo, phi])
+        trace = tr.rows() + extra
     else:
-        # phase A: a few damped tatonnement steps from equal weights; phase B: a
-        # shrinking simplex of weights around the equilibrium (see segex.negishi)
-        pa, _, tra = ng.tatonnement(evaluate, econ.H, step=econ.gamma, max_iter=8, progress=bar)
-        pts, theta, trb = ng.simplex_search(evaluate, econ.H, pa.weights, radius=max(0.02, 4 * pa.residual),
-                                            progress=bar)
-        U = np.log(np.array([p.weights for p in pts]))
-        wm = np.exp(theta @ U)
-        pt = evaluate(econ.H * wm / wm.sum())
-        x = _balance_on_face(prog, pt, backend, support=[p.state.sol.x for p in pts])
-        trace = tra.rows() + trb.rows() + [(pt.weights.tolist(), pt.residual)]
+        # damped Newton on the budget residuals from equal weights (see segex.negishi),
+        # then the exact end-game: weights where the vertices met around the limit tie
+        pt, recent, tr = ng.newton_search(evaluate, econ.H, progress=bar, tol=1e-9, max_iter=30)
+        pt, x, extra = _tie_endgame(prog, evaluate, backend, [pt] + recent)
+        trace = tr.rows() + extra
     if bar is not None:
         bar.close()
     solve_s = time.perf_counter() - t1
