@@ -1,7 +1,21 @@
 """segex: constrained-efficient allocations and competitive equilibria with segregated
 exchanges, computed as sparse lottery linear programs (Prescott–Townsend)."""
 
+from .economies.collateral import (
+    CollateralEconomy,
+    CollateralGrids,
+    solve_externality,
+    solve_segregated,
+)
 from .errors import SegexError, SolveError, SpecError
 
-__all__ = ["SegexError", "SolveError", "SpecError"]
+__all__ = [
+    "CollateralEconomy",
+    "CollateralGrids",
+    "SegexError",
+    "SolveError",
+    "SpecError",
+    "solve_externality",
+    "solve_segregated",
+]
 __version__ = "0.1.0"

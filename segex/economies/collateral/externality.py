@@ -146,7 +146,7 @@ class ExternalityResult:
         c1agg = np.einsum("h,hsl->sl", a, self.c1)
         u = e.utility
         nu = u.marginal(self.c0[:, 0])
-        foc = self.p0 - self.beta_pi_u2s_R(nu) - self.multiplier @ b
+        foc = self.p0 - self._foc_first_sum(nu) - self.multiplier @ b
         if self.K == 0.0:  # corner k^h = 0: (9) holds as p0 >= right-hand side
             foc = np.minimum(foc, 0.0)
         y = self.net_assets
@@ -162,7 +162,18 @@ class ExternalityResult:
             "complementary_slackness": float(np.abs(self.multiplier * y).max()),
         }
 
-    def beta_pi_u2s_R(self, nu) -> np.ndarray:
+    @property
+    def certificate(self):
+        """Every equilibrium condition of Definition 1 as a check. The nonlinear solve
+        runs to 1e-12; 1e-9 leaves room for conditioning without hiding a defect."""
+        from ...certificate import Certificate
+
+        cert = Certificate()
+        for name, r in self.residuals().items():
+            cert.add(name, r, 1e-9)
+        return cert
+
+    def _foc_first_sum(self, nu) -> np.ndarray:
         """(H,) ``sum_s beta pi_s R_s u^h_2s / u^h_10``, the first sum on the right of (9)."""
         e = self.economy
         u2s = e.utility.marginal(self.c1[..., 1])
@@ -279,7 +290,6 @@ def _agent_demand(econ: CollateralEconomy, p0, q, p, mask=None):
 
 def _autarky_mrs(econ, p0, p):
     """(H, S) ``beta pi_s v_W(w_s, p_s) / v_W(m_0, p_0)`` with no securities and no storage."""
-    g = econ.gamma
     u = econ.utility
     w = econ.e1[..., 0] + p * econ.e1[..., 1]
     m0 = econ.e0[:, 0] + p0 * econ.e0[:, 1]
@@ -403,19 +413,20 @@ class _Solver:
         return np.log(p0) - np.log(qmax[self.act] @ (p * self.econ.R)[self.act])
 
     def solve_K(self):
-        econ = self.econ
+        """Aggregate storage: 0 at the corner, else the first root of :meth:`gap` on a scan."""
         if not self.act.any() or self.gap0() >= 0.0:
             return 0.0
         E20 = self.E[0, 1]
         # scan for the first sign change (F(0+) < 0 and F -> +inf as K -> E_20)
-        lo, flo = 0.0, None
-        grid = list(E20 * np.geomspace(1e-3, 0.05, 4)) + list(E20 * np.linspace(0.1, 0.95, 18)) + [E20 * (1 - 10.0 ** -j) for j in range(2, 9)]
+        lo = 0.0
+        grid = (list(E20 * np.geomspace(1e-3, 0.05, 4)) + list(E20 * np.linspace(0.1, 0.95, 18))
+                + [E20 * (1 - 10.0 ** -j) for j in range(2, 9)])
         for K in grid:
             f = self.gap(K)
             if f >= 0.0:
                 hi = K
                 break
-            lo, flo = K, f
+            lo = K
         else:
             raise SolveError("no_bracket", "no-arbitrage gap stayed negative up to K -> E_20")
         if lo == 0.0:
@@ -454,8 +465,10 @@ def solve_externality(econ: CollateralEconomy, tol: float = 1e-12) -> Externalit
     no-arbitrage condition ``p_0 = sum_s q_s p_s R_s`` (FOC (9) of every type holding storage)
     given the ``q`` that clears the securities markets (7); at the corner ``K = 0``,
     ``p_0 >= sum_s q_s p_s R_s`` and ``q_s`` is reported at its lower bound (the largest
-    autarky MRS across types), as it is in any state with ``R_s = 0``. Should the economy have
-    several equilibria, the one with the smallest K found by a scan is returned.
+    autarky MRS across types), as it is in any state with ``R_s = 0``. ``K`` is bracketed by
+    scanning the no-arbitrage gap upward from ``K = 0`` (it tends to ``+inf`` as
+    ``K -> E_20``), so should the economy have several equilibria the one at the first sign
+    change is returned; ``K = 0`` is returned whenever it is an equilibrium.
 
     Raises
     ------

@@ -144,6 +144,7 @@ class Program2:
     col_type: np.ndarray  # type of every column
     col_util: np.ndarray  # unweighted (expected-utility) coefficient of every column
     weights: np.ndarray
+    col_trade: np.ndarray = None  # alpha^h |a_s|: security trade of every column (for reporting)
 
     def set_weights(self, weights) -> None:
         """Objective (50) for new Pareto weights; the constraint matrix is unchanged."""
@@ -169,7 +170,7 @@ def build_program2(econ: CollateralEconomy, grids: CollateralGrids, weights=None
     r_prob = b.add_rows("prob", coords={"type": np.arange(H), "marginal": ["c10", "c20", "k"]}, lb=1.0, ub=1.0)
     r_cons = b.add_rows("cons", coords={"type": np.arange(H), "state": np.arange(S), "k": grids.k})
 
-    columns, col_type, col_util = [], [], []
+    columns, col_type, col_util, col_trade = [], [], [], []
     nk = grids.k.size
     for h in range(H):
         tc = type_columns(econ, grids, h, boundary)
@@ -187,6 +188,7 @@ def build_program2(econ: CollateralEconomy, grids: CollateralGrids, weights=None
         for s in range(S):
             b.add_terms(r_cons.index(h, s, np.arange(nk)), blk.all(), -1.0)
         col_util += [tc.u_c10, tc.u_c20, np.zeros(nk)]
+        col_trade += [np.zeros(tc.c10.size), np.zeros(tc.c20.size), np.zeros(nk)]
         for s in range(S):
             st = tc.x1[s]
             util = econ.beta * econ.prob[s] * st["util"]
@@ -196,6 +198,7 @@ def build_program2(econ: CollateralEconomy, grids: CollateralGrids, weights=None
             b.add_terms(r_sec[s].start + st["z_idx"], cols, alpha[h] * st["a"])
             b.add_terms(r_rights[s].start + st["z_idx"], cols, alpha[h] * st["delta"])
             col_util.append(util)
+            col_trade.append(alpha[h] * np.abs(st["a"]))
         col_type.append(np.full(b.ncols - sum(len(c) for c in col_type), h))
     lp = b.build()
     return Program2(
@@ -206,6 +209,7 @@ def build_program2(econ: CollateralEconomy, grids: CollateralGrids, weights=None
         col_type=np.concatenate(col_type),
         col_util=np.concatenate(col_util),
         weights=weights,
+        col_trade=np.concatenate(col_trade),
     )
 
 

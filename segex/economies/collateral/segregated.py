@@ -101,10 +101,16 @@ def _evaluate_factory(prog, backend, solver_opts, on_face=False):
     return evaluate
 
 
-def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9, support=()):
+def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9, support=(), least_trade=True):
     """Face LP at the point's prices: among (near-)optimal planner solutions, one whose
     budgets balance. ``support``: primal vectors whose supports must be included
-    (the bracketing Negishi solutions). Returns the primal x."""
+    (the bracketing Negishi solutions). Returns the primal x.
+
+    With ``least_trade`` a second stage keeps the budget slacks at their optimum and
+    minimises total security trade sum_h alpha^h E|a|: within an exchange the split of
+    storage between members is indeterminate (as in Definition 1's equilibrium), and
+    this selects KT's reporting convention (no trade that is not needed).
+    """
     st = pt.state
     lp = prog.lp
     eps = eps_rel * max(1.0, np.abs(lp.c).max())
@@ -114,8 +120,17 @@ def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9,
     keep = np.nonzero(mask)[0]
     face = ng.face_lp(lp, keep, prog.col_type, st.bundle_price, pt.wealth)
     fs = solve(face, backend=backend)
+    xf = fs.x
+    if least_trade:
+        n = keep.size
+        face.col_ub = np.concatenate([face.col_ub[:n], xf[n:] + 1e-12 * (1 + pt.wealth.max())])
+        face.c = np.concatenate([-prog.col_trade[keep], np.zeros(xf.size - n)])
+        try:
+            xf = solve(face, backend=backend).x
+        except SolveError:
+            pass  # keep the stage-1 solution
     x = np.zeros(lp.A.shape[1])
-    x[keep] = fs.x[: keep.size]
+    x[keep] = xf[: keep.size]
     return x
 
 
