@@ -105,7 +105,8 @@ def test_env1_inactive_fee_intervals(env1_op):
         lo, hi = x["fee_interval"]
         assert lo <= x["fee"] + 1e-9 and x["fee"] <= hi + 1e-9
     act = [x for x in ex if x["active"]]
-    assert all(x["fee_interval"][0] == x["fee_interval"][1] for x in act)
+    # fees of inactive exchanges are genuinely not unique on this grid
+    assert any(x["fee_interval"][1] - x["fee_interval"][0] > 1e-3 for x in ex if not x["active"])
     # an inactive exchange's fee is one point of its interval (duals of a degenerate LP
     # are not unique); the interval is non-empty
     assert all(x["fee_interval"][0] <= x["fee_interval"][1] + 1e-9 for x in ex)

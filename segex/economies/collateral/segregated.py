@@ -275,7 +275,7 @@ class SegregatedResult:
                     "z": float(z),
                     "p": float(econ.utility.spot_price(z)),
                     "fee": float(pr.P_delta[s][j]),
-                    "fee_interval": [float(pr.P_delta[s][j])] * 2 if active else [float(lo), float(hi)],
+                    "fee_interval": [float(lo), float(hi)],
                     "Q": float(pr.Q[s][j]),
                     "mass": float(mass[j]),
                     "active": active,
@@ -400,14 +400,19 @@ class SegregatedResult:
 
 
 def fee_intervals(res: SegregatedResult):
-    """For each exchange, the interval of P_Delta keeping every type out, other prices fixed.
+    """For each exchange, the interval of fees P_Delta(z, s) consistent with the solution.
 
-    Dual feasibility of column j at exchange (s, z) of type h reads
-    ``lambda alpha V_j <= y_cons + alpha (a_j y_sec + Delta_j y_rights)`` (eq. 56). Solving
-    each for ``y_rights`` gives a lower bound (Delta_j > 0) or an upper bound
-    (Delta_j < 0); the interval is their intersection, in numeraire units.
-    Returns per state an (n_z, 2) array; meaningful for inactive exchanges.
+    Dual feasibility of column j at exchange (s, z) of type h reads (eq. 56)
+    ``alpha (a_j Q + Delta_j P) >= lambda alpha V_j - y_cons =: r_j``, with equality
+    where x_j > 0. Holding every other price fixed (p0, the probability duals), the
+    pairs (Q, P) of the exchange that keep these hold form a polygon; its projection
+    on P is the interval of fees at which no type wants to enter an inactive exchange
+    (and at which an active one's members stay). Two tiny LPs per exchange
+    (scipy/HiGHS), so the loop is over exchanges, not bundles. Numeraire units.
+    Returns per state an (n_z, 2) array.
     """
+    from scipy.optimize import linprog
+
     prog, econ = res.prog, res.econ
     y = res.row_dual
     rb = prog.lp.row_blocks
@@ -415,21 +420,42 @@ def fee_intervals(res: SegregatedResult):
     out = []
     for s in range(econ.S):
         nz = res.grids.z[s].size
-        lo = np.full(nz, -np.inf)
-        hi = np.full(nz, np.inf)
-        ysec = y[rb[f"sec[{s}]"].slice]
+        cols = {"z": [], "a": [], "d": [], "r": [], "eq": []}
         for h in range(econ.H):
             blk = prog.block(f"x1[{h},{s}]")
             st = prog.columns[h].x1[s]
-            zi, ki = st["z_idx"], st["k_idx"]
+            ki = st["k_idx"]
             ycons = y[rb["cons"].index(np.full(ki.size, h), np.full(ki.size, s), ki)]
             al = econ.share[h]
-            r = c[blk.slice] - ycons - al * st["a"] * ysec[zi]  # need al*delta*y_r >= r
-            dl = al * st["delta"]
-            pos, neg = dl > 0, dl < 0
-            np.maximum.at(lo, zi[pos], r[pos] / dl[pos])
-            np.minimum.at(hi, zi[neg], r[neg] / dl[neg])
-        out.append(np.stack([lo, hi], axis=1) / res.prices.P10)
+            cols["z"].append(st["z_idx"])
+            cols["a"].append(al * st["a"])
+            cols["d"].append(al * st["delta"])
+            cols["r"].append(c[blk.slice] - ycons)
+            cols["eq"].append(res.x[blk.slice] > 1e-12)
+        z, a, d, r, eq = (np.concatenate(cols[k]) for k in ("z", "a", "d", "r", "eq"))
+        order = np.argsort(z, kind="stable")
+        bounds = np.searchsorted(z[order], np.arange(nz + 1))
+        iv = np.full((nz, 2), np.nan)
+        scale = max(1.0, np.abs(r).max())
+        for j in range(nz):
+            sel = order[bounds[j]:bounds[j + 1]]
+            if sel.size == 0:
+                iv[j] = (-np.inf, np.inf)
+                continue
+            ineq, equ = sel[~eq[sel]], sel[eq[sel]]
+            kw = dict(
+                A_ub=-np.column_stack([a[ineq], d[ineq]]) if ineq.size else None,
+                b_ub=-r[ineq] + 1e-9 * scale if ineq.size else None,
+                A_eq=np.column_stack([a[equ], d[equ]]) if equ.size else None,
+                b_eq=r[equ] if equ.size else None,
+                bounds=[(None, None), (None, None)],
+                method="highs",
+            )
+            lo = linprog([0, 1], **kw)
+            hi = linprog([0, -1], **kw)
+            iv[j, 0] = lo.x[1] if lo.status == 0 else (-np.inf if lo.status == 3 else np.nan)
+            iv[j, 1] = hi.x[1] if hi.status == 0 else (np.inf if hi.status == 3 else np.nan)
+        out.append(iv / res.prices.P10)
     return out
 
 
