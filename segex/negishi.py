@@ -5,19 +5,24 @@ pricing each type's lottery at those prices gives its *lump-sum transfer*
 ``T^h = expenditure - wealth`` (Negishi 1960; KT Theorem 3 proves existence this way).
 A competitive equilibrium without transfers is a lambda with T = 0.
 
-On a finite grid the optimal LP vertex, hence T, jumps as lambda moves, while the
-(unique) duals move continuously. At a breakpoint lambda* several vertices are
-optimal at the *same* prices, and any mixture of them is optimal too. So once the
-weights are at (numerically: within 1e-12 of) a breakpoint, the **face LP** picks,
-among the planner's optimal solutions at the fixed prices, one whose budgets balance
-exactly: restrict to columns with zero reduced cost (up to ``eps``), keep every
-constraint, add one budget row per type with slacks, minimise the slacks. A zero
-optimum is an exact equilibrium at those prices; the certificate reports the
-remaining budget residual and each type's optimality gap in its own budget problem.
+Why it is not a plain root-finding problem. On a finite grid the optimal LP vertex,
+hence T, jumps as lambda moves while the duals move continuously, so T = 0 usually
+holds only after *mixing* vertices that are optimal together. By complementary
+slackness the budget of type h at prices y is ``lambda^h U^h(x) - d^h(y)``, with d
+independent of x: it depends on the allocation only through the utility vector U(x).
+The utility vectors of the optimal face at lambda form the subdifferential of the
+welfare function W(lambda) = max_x sum_h lambda^h alpha^h U^h(x), so an equilibrium is
+a lambda at which the target (d^h / lambda^h)_h lies in that face. Vertices are all
+optimal together exactly where their weighted welfare ties, which is *linear* in
+lambda (:func:`tie_weights`). Hence the end-game: collect the vertices met on either
+side of a jump, choose those whose budget residuals surround zero, move the weights to
+where they tie, and let the **face LP** mix them so every budget balances exactly.
 
-The search itself: two types -- bracket and bisect the log weight ratio, on which
-T^2 is monotone; more types -- damped multiplicative (tatonnement-like) updates of
-log weights, with the step halved whenever the residual stops falling.
+The search (:func:`negishi`) nests one-dimensional searches: with the log weights of
+types m+2..H fixed, the inner levels balance types 2..m by mixing; type m+1's residual
+is then nondecreasing in its own log weight, so a bracket and regula falsi (Illinois)
+find the jump, and the tie end-game closes it. Two types need one level. Each LP after
+the first is a warm-started re-solve (only the objective changes).
 """
 
 from __future__ import annotations
@@ -52,15 +57,16 @@ class NegishiTrace:
         return [(p.weights.tolist(), p.residual) for p in self.points]
 
 
-def face_lp(lp: LP, keep, col_type, prices, wealth) -> LP:
+def face_lp(lp: LP, keep, col_type, prices, wealth, penalize=None) -> LP:
     """The face LP at fixed prices (see module docstring).
 
     ``keep``: indices of the planner's (near-)optimal columns -- reduced cost >= -eps,
     plus the supports of the bracketing solutions. Then per type two slacks. Rows:
     the original rows plus ``sum_j P_j x_j - s+ + s- = w^h``. Objective: maximise
-    ``-sum_h (s+_h + s-_h) / w^h``.
+    ``-sum_h (s+_h + s-_h) / w^h`` over the types in ``penalize`` (default all).
     """
     H = wealth.size
+    pen = np.ones(H) if penalize is None else np.asarray(penalize, float)
     A = lp.A[:, keep]
     n = keep.size
     budget = sp.csr_matrix((prices[keep], (col_type[keep], np.arange(n))), shape=(H, n))
@@ -68,7 +74,7 @@ def face_lp(lp: LP, keep, col_type, prices, wealth) -> LP:
     top = sp.hstack([A, sp.csr_matrix((A.shape[0], 2 * H))])
     bottom = sp.hstack([budget, slack])
     M = sp.vstack([top, bottom]).tocsc()
-    c = np.concatenate([np.zeros(n), -1.0 / wealth, -1.0 / wealth])
+    c = np.concatenate([np.zeros(n), -pen / wealth, -pen / wealth])
     face = LP(
         c=c,
         A=M,
@@ -80,181 +86,6 @@ def face_lp(lp: LP, keep, col_type, prices, wealth) -> LP:
         row_blocks={},
     )
     return face
-
-
-def bisect_two_types(evaluate, lo=None, hi=None, tol=1e-11, max_iter=200, progress=None, gamma=1.0):
-    """Find the log weight ratio t = log(lambda2/lambda1) where T^2 changes sign.
-
-    ``evaluate(weights) -> NegishiPoint``. T^2 is nondecreasing in t (more weight,
-    more consumption, more expenditure). Regula falsi with the Illinois modification
-    (superlinear where T^2 is smooth), falling back to bisection when a step does
-    not halve the bracket. Returns (point_lo, point_hi, trace) with
-    T^2(lo) <= 0 <= T^2(hi) and hi - lo <= tol, or an exact zero.
-    """
-    trace = NegishiTrace()
-
-    def ev(t):
-        w = np.array([1.0, np.exp(t)])
-        pt = evaluate(2 * w / w.sum())
-        pt.t = t
-        trace.points.append(pt)
-        if progress is not None:
-            progress.update(1)
-            progress.set_postfix(residual=f"{pt.residual:.2e}")
-        return pt
-
-    if lo is None or hi is None:
-        # one planner solve at equal weights, then a Newton-like guess: with CRRA,
-        # consumption scales like lambda**(1/gamma), so d(T/w)/dt is about 1/(2 gamma)
-        p0 = ev(0.0)
-        r = p0.transfer / p0.wealth
-        t1 = float(np.clip(-2.0 * gamma * (r[1] - r[0]) / 2.0, -8, 8))
-        lo, hi = sorted((0.0, t1 if abs(t1) > 1e-3 else 0.1))
-        plo, phi = (p0, ev(hi)) if lo == 0.0 else (ev(lo), p0)
-    else:
-        plo, phi = ev(lo), ev(hi)
-    step = max(hi - lo, 0.25)
-    while plo.transfer[1] > 0:
-        hi, phi = lo, plo
-        lo -= step
-        step *= 2
-        plo = ev(lo)
-        if step > 2**12:
-            raise RuntimeError("Negishi bracket not found: type 2's transfer stays positive")
-    while phi.transfer[1] < 0:
-        lo, plo = hi, phi
-        hi += step
-        step *= 2
-        phi = ev(hi)
-        if step > 2**12:
-            raise RuntimeError("Negishi bracket not found: type 2's transfer stays negative")
-    flo, fhi = plo.transfer[1], phi.transfer[1]
-    side = 0
-    for _ in range(max_iter):
-        if hi - lo <= tol or flo == 0.0 or fhi == 0.0:
-            break
-        width = hi - lo
-        mid = (lo * fhi - hi * flo) / (fhi - flo) if fhi != flo else 0.5 * (lo + hi)
-        if not (lo < mid < hi):
-            mid = 0.5 * (lo + hi)
-        pm = ev(mid)
-        fm = pm.transfer[1]
-        if fm <= 0:
-            lo, plo, flo = mid, pm, fm
-            if side == -1:
-                fhi *= 0.5  # Illinois: the stale end loses weight
-            side = -1
-        else:
-            hi, phi, fhi = mid, pm, fm
-            if side == 1:
-                flo *= 0.5
-            side = 1
-        if hi - lo > 0.5 * width:
-            # no halving: bisect once to keep the bracket shrinking geometrically
-            m2 = 0.5 * (lo + hi)
-            p2 = ev(m2)
-            if p2.transfer[1] <= 0:
-                lo, plo, flo = m2, p2, p2.transfer[1]
-            else:
-                hi, phi, fhi = m2, p2, p2.transfer[1]
-            side = 0
-    return plo, phi, trace
-
-
-def tatonnement(evaluate, H, weights0=None, step=1.0, tol=1e-10, max_iter=200, accept=None, progress=None):
-    """Damped multiplicative weight updates for H >= 2 types.
-
-    ``log lambda^h -= step * T^h / w^h`` (types that spend more than their wealth lose
-    weight); the step halves whenever the residual fails to fall. ``accept(point)``
-    may declare success early (e.g. the face LP balanced the budgets exactly).
-    Returns (best point, accepted result or None, trace).
-    """
-    trace = NegishiTrace()
-    logw = np.zeros(H) if weights0 is None else np.log(np.asarray(weights0, float))
-    best, best_res = None, np.inf
-    for _ in range(max_iter):
-        w = np.exp(logw - logw.mean())
-        pt = evaluate(w)
-        trace.points.append(pt)
-        if progress is not None:
-            progress.update(1)
-            progress.set_postfix(residual=f"{pt.residual:.2e}", step=f"{step:.1e}")
-        if accept is not None:
-            ok = accept(pt)
-            if ok is not None:
-                return pt, ok, trace
-        if pt.residual < best_res:
-            best, best_res = pt, pt.residual
-        else:
-            step *= 0.5
-            logw = np.log(best.weights)
-            w = best.weights
-            pt = best
-        if best_res < tol or step < 1e-14:
-            break
-        logw = np.log(pt.weights) - step * pt.transfer / pt.wealth
-    return best, None, trace
-
-
-def newton_search(evaluate, H, weights0=None, tol=1e-12, max_iter=100, fd_step=1e-7, progress=None):
-    """Negishi weights for H >= 2 types by damped Newton on the budget residuals.
-
-    Coordinates: u = log(lambda^h / lambda^1), h = 2..H. Residuals r_h = T^h / w^h,
-    h = 2..H (Walras' law makes type 1's redundant). Within one optimal-basis region
-    the primal is fixed and the duals are linear in lambda, so r is smooth there and a
-    forward-difference Jacobian with a tiny step is exact up to rounding; a full
-    Newton step lands on the zero of that region's extension. When the zero lies
-    across a region boundary the residual jumps; the step is then halved until it
-    falls, so the iterates converge onto the boundary (the breakpoint where the face
-    LP mixes the neighbouring vertices). Returns (final point, recent points, trace).
-    """
-    trace = NegishiTrace()
-
-    def ev(u):
-        w = np.exp(np.concatenate([[0.0], u]))
-        pt = evaluate(H * w / w.sum())
-        pt.u = np.asarray(u, float)
-        trace.points.append(pt)
-        if progress is not None:
-            progress.update(1)
-            progress.set_postfix(residual=f"{pt.residual:.2e}")
-        return pt
-
-    def r(pt):
-        return (pt.transfer / pt.wealth)[1:]
-
-    u = np.zeros(H - 1) if weights0 is None else np.log(np.asarray(weights0[1:], float) / weights0[0])
-    cur = ev(u)
-    recent = [cur]
-    for _ in range(max_iter):
-        if cur.residual <= tol:
-            break
-        J = np.empty((H - 1, H - 1))
-        # the primal jumps between nearby vertices, so the slope that matters is the
-        # secant across many of them: difference step proportional to the residual
-        h = float(np.clip(0.5 * cur.residual, fd_step, 0.1))
-        for i in range(H - 1):
-            e = np.zeros(H - 1)
-            e[i] = h
-            pi = ev(cur.u + e)
-            J[:, i] = (r(pi) - r(cur)) / h
-            recent.append(pi)
-        try:
-            step = -np.linalg.solve(J, r(cur))
-        except np.linalg.LinAlgError:
-            step = -np.linalg.lstsq(J, r(cur), rcond=None)[0]
-        step *= min(1.0, 2.0 / max(np.abs(step).max(), 1e-300))  # trust region: |du| <= 2
-        improved = False
-        while np.abs(step).max() > tol:
-            cand = ev(cur.u + step)
-            recent.append(cand)
-            if cand.residual < cur.residual:
-                cur, improved = cand, True
-                break
-            step *= 0.5
-        if not improved:
-            break
-    return cur, recent[-(3 * H):], trace
 
 
 def surround_zero(R):
@@ -275,22 +106,184 @@ def surround_zero(R):
     return theta, np.nonzero(theta > 1e-12)[0]
 
 
-def tie_weights(U, alpha):
-    """Pareto weights at which the allocations with utility vectors U (rows) tie.
+def tie_weights(U, alpha, free, fixed_logw):
+    """Weights at which the allocations with utility vectors U (rows) tie.
 
-    All rows are optimal together only where the weighted welfare is equal:
-    ``sum_h lambda^h alpha^h (U_i^h - U_0^h) = 0`` -- linear in lambda. With H rows in
-    general position the solution is a ray; returned normalised to sum H, or None if
-    it is not strictly positive.
+    Vertices are optimal together only where the weighted welfare is equal:
+    ``sum_h lambda^h alpha^h (U_i^h - U_0^h) = 0`` -- linear in lambda. ``free`` marks
+    the types whose weights move (type 1 always does); the others are held at
+    ``lambda^h = lambda^1 exp(fixed_logw[h])``. With one tie equation per free weight
+    beyond type 1's the solution is a ray, normalised to sum H; None unless positive.
     """
     U = np.atleast_2d(U)
     H = U.shape[1]
-    if U.shape[0] == 1:
+    free = np.asarray(free, bool).copy()
+    free[0] = True
+    idx = np.nonzero(free)[0]
+    # lambda = P mu: free weights are mu[1:], lambda^1 = mu[0] also scales the fixed ones
+    P = np.zeros((H, idx.size))
+    P[idx, np.arange(idx.size)] = 1.0
+    fixed = np.nonzero(~free)[0]
+    P[fixed, 0] = np.exp(np.asarray(fixed_logw)[fixed])
+    M = ((U[1:] - U[0]) * alpha) @ P
+    if M.shape[0] != idx.size - 1:
         return None
-    M = (U[1:] - U[0]) * alpha
-    _, sv, Vt = np.linalg.svd(M)
-    lam = Vt[-1]
-    lam = lam * np.sign(lam.sum()) if lam.sum() != 0 else lam
+    _, _, Vt = np.linalg.svd(M)
+    lam = P @ Vt[-1]
+    lam = lam * np.sign(lam.sum())
     if not np.all(lam > 0):
         return None
     return H * lam / lam.sum()
+
+
+@dataclass
+class LevelSolution:
+    """Weights whose inner budgets balance, the balancing mixture, and the LP vertices
+    (supports) it mixes."""
+
+    point: NegishiPoint
+    x: np.ndarray
+    pool: list
+    residual: np.ndarray  # (H,) budget residual T/w of x at the point's prices
+
+
+_DEBUG = bool(__import__("os").environ.get("SEGEX_DEBUG"))
+
+
+class NegishiSearch:
+    """Nested Negishi search over an economy-provided oracle.
+
+    The oracle has ``H``, ``alpha`` and: ``evaluate(weights) -> NegishiPoint`` (an LP
+    solve; ``point.x`` the vertex), ``balance(point, support, penalize) -> x`` (the
+    face LP), ``residual(x, point) -> (H,)`` budgets T/w at the point's prices, and
+    ``utilities(x) -> (H,)`` expected utilities.
+    """
+
+    def __init__(self, oracle, tol=1e-3, budget_tol=1e-10, progress=None, max_iter=60):
+        self.o = oracle
+        self.tol = tol
+        self.budget_tol = budget_tol
+        self.progress = progress
+        self.max_iter = max_iter
+        self.trace = NegishiTrace()
+        self.roots = {}
+
+    # -- helpers ------------------------------------------------------------------
+    def _eval(self, u):
+        w = np.exp(np.concatenate([[0.0], u]))
+        pt = self.o.evaluate(self.o.H * w / w.sum())
+        pt.u = np.asarray(u, float).copy()
+        self.trace.points.append(pt)
+        if self.progress is not None:
+            self.progress.update(1)
+            self.progress.set_postfix(residual=f"{pt.residual:.2e}")
+        return pt
+
+    def _leaf(self, u):
+        pt = self._eval(u)
+        x = pt.state.sol.x
+        return LevelSolution(pt, x, [x], self.o.residual(x, pt))
+
+    # -- search -------------------------------------------------------------------
+    def solve(self, u0=None) -> LevelSolution:
+        H = self.o.H
+        u = np.zeros(H - 1) if u0 is None else np.asarray(u0, float)
+        if H == 1:
+            return self._leaf(u)
+        return self._level(H - 1, u)
+
+    def _level(self, m, u):
+        """Balance types 2..m+1 by moving log weights u[0..m-1]; u[m:] stay fixed."""
+        if m == 0:
+            return self._leaf(u)
+
+        def g(um):
+            v = u.copy()
+            v[m - 1] = um
+            sol = self._level(m - 1, v)
+            return sol.residual[m], sol
+
+        a = self.roots.get(m, u[m - 1])
+        width = 0.25
+        fa, sa = g(a)
+        if abs(fa) <= self.budget_tol:
+            return sa
+        b = a - width if fa > 0 else a + width
+        fb, sb = g(b)
+        while np.sign(fb) == np.sign(fa) and abs(fb) > self.budget_tol:
+            width *= 2
+            if width > 64:
+                raise RuntimeError(f"Negishi search: no weight balances type {m + 1}'s budget")
+            a, fa, sa = b, fb, sb
+            b = a - width if fa > 0 else a + width
+            fb, sb = g(b)
+        if abs(fb) <= self.budget_tol:
+            self.roots[m] = b
+            return sb
+        (lo, flo, slo), (hi, fhi, shi) = sorted([(a, fa, sa), (b, fb, sb)], key=lambda t: t[0])
+        side = 0
+        for _ in range(self.max_iter):
+            if hi - lo <= self.tol:
+                break
+            mid = (lo * fhi - hi * flo) / (fhi - flo)
+            if not (lo < mid < hi) or side == 2:
+                mid, side = 0.5 * (lo + hi), 0
+            fm, sm = g(mid)
+            if abs(fm) <= self.budget_tol:
+                self.roots[m] = mid
+                return sm
+            if fm < 0:
+                lo, flo, slo = mid, fm, sm
+                fhi = fhi * 0.5 if side == -1 else fhi
+                side = -1 if side != -1 else 2
+            else:
+                hi, fhi, shi = mid, fm, sm
+                flo = flo * 0.5 if side == 1 else flo
+                side = 1 if side != 1 else 2
+        self.roots[m] = 0.5 * (lo + hi)
+        return self._endgame(m, u, slo, shi)
+
+    def _endgame(self, m, u, slo, shi):
+        """Tie the vertices around the jump and mix them (see module docstring)."""
+        H = self.o.H
+        target = np.zeros(H, bool)
+        target[1:m + 1] = True
+        free = target.copy()
+        pool = slo.pool + shi.pool
+        best = min((slo, shi), key=lambda s: np.abs(s.residual[target]).max())
+        cur = best.point
+        fixed_logw = np.concatenate([[0.0], u])
+        for _ in range(3 * H):
+            R = np.column_stack([self.o.residual(xv, cur)[target] for xv in pool])
+            found = surround_zero(R)
+            if found is None:
+                break
+            _, sup = found
+            if sup.size == 1:
+                lam = cur.weights
+            else:
+                U = np.array([self.o.utilities(pool[i]) for i in sup])
+                lam = tie_weights(U, self.o.alpha, free, fixed_logw)
+                if lam is None:
+                    break
+            ut = np.log(lam[1:] / lam[0])
+            pt = self._eval(ut)
+            x = self.o.balance(pt, [pool[i] for i in sup], target)
+            r = self.o.residual(x, pt)
+            if _DEBUG:
+                print(f"endgame m={m} sup={sup.tolist()} pool={len(pool)} r={r} vertex r={pt.transfer / pt.wealth}")
+            sol = LevelSolution(pt, x, [pool[i] for i in sup] + [pt.state.sol.x], r)
+            if np.abs(r[target]).max() <= self.budget_tol:
+                return sol
+            if np.abs(r[target]).max() < np.abs(best.residual[target]).max():
+                best = sol
+            cur = pt
+            pool = pool + [pt.state.sol.x]
+        return best
+
+
+def negishi(oracle, progress=None, **kw) -> tuple[LevelSolution, NegishiTrace]:
+    """Equilibrium weights, the balancing allocation and the trace (see NegishiSearch)."""
+    search = NegishiSearch(oracle, progress=progress, **kw)
+    sol = search.solve()
+    return sol, search.trace

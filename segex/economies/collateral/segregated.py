@@ -25,7 +25,6 @@ from .program2 import ROWS, Program2, build_program2, bundle_prices
 #: An exchange is active when this much population mass trades there: far above the
 #: solver's feasibility tolerance (1e-9), far below any economically meaningful share.
 ACTIVE_MASS = 1e-7
-_DEBUG = False
 
 
 @dataclass
@@ -70,41 +69,53 @@ class _Solved:
     bundle_price: np.ndarray
 
 
-def _evaluate_factory(prog, backend, solver_opts, on_face=False):
-    """weights -> NegishiPoint; with HiGHS one session is kept and warm-started."""
-    session = None
-    if backend == "highs":
-        from ...backends.highs import HighsSession
+class _Oracle:
+    """What the Negishi search needs from Program 2 (see :class:`segex.negishi.NegishiSearch`).
 
-        session = HighsSession(prog.lp, **solver_opts)
+    With HiGHS one session is kept, so every LP after the first is a warm-started
+    dual simplex re-solve (only the objective changes with the weights).
+    """
 
-    def evaluate(weights):
+    def __init__(self, prog: Program2, backend, solver_opts):
+        self.prog, self.backend = prog, backend
+        self.H, self.alpha = prog.econ.H, prog.econ.share
+        self.session = None
+        if backend == "highs":
+            from ...backends.highs import HighsSession
+
+            self.session = HighsSession(prog.lp, **solver_opts)
+
+    def evaluate(self, weights) -> ng.NegishiPoint:
+        prog = self.prog
         prog.set_weights(weights)
-        if session is not None:
-            session.set_cost(prog.lp.c)
-            sol = session.run()
+        if self.session is not None:
+            self.session.set_cost(prog.lp.c)
+            sol = self.session.run()
         else:
-            sol = solve(prog.lp, backend=backend)
+            sol = solve(prog.lp, backend=self.backend)
         prices = read_prices(prog, sol.row_dual)
         spend, wealth, P = expenditures(prog, sol.x, prices)
-        pt = ng.NegishiPoint(weights=np.asarray(weights, float), transfer=spend - wealth, wealth=wealth,
-                             state=_Solved(sol, prices, P))
-        if on_face and pt.residual > 0:
-            # degenerate LPs have many optimal vertices: take the optimal solution whose
-            # budgets are closest to balance, so the residual is a function of the weights
-            x = _balance_on_face(prog, pt, backend)
-            spend, _, _ = expenditures(prog, x, prices)
-            pt.transfer = spend - wealth
-            sol.x = x
-        return pt
+        return ng.NegishiPoint(weights=np.asarray(weights, float), transfer=spend - wealth, wealth=wealth,
+                               state=_Solved(sol, prices, P))
 
-    return evaluate
+    def balance(self, pt, support=(), penalize=None, least_trade=False):
+        return _balance_on_face(self.prog, pt, self.backend, support=support, penalize=penalize,
+                                least_trade=least_trade)
+
+    def residual(self, x, pt) -> np.ndarray:
+        spend, wealth, _ = expenditures(self.prog, x, pt.state.prices)
+        return (spend - wealth) / wealth
+
+    def utilities(self, x) -> np.ndarray:
+        prog = self.prog
+        return np.bincount(prog.col_type, prog.col_util * x, minlength=prog.econ.H)
 
 
-def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9, support=(), least_trade=True):
+def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9, support=(), penalize=None,
+                     least_trade=True):
     """Face LP at the point's prices: among (near-)optimal planner solutions, one whose
     budgets balance. ``support``: primal vectors whose supports must be included
-    (the bracketing Negishi solutions). Returns the primal x.
+    (the vertices the Negishi end-game mixes). Returns the primal x.
 
     With ``least_trade`` a second stage keeps the budget slacks at their optimum and
     minimises total security trade sum_h alpha^h E|a|: within an exchange the split of
@@ -118,7 +129,7 @@ def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9,
     for xs in support:
         mask |= xs > 0
     keep = np.nonzero(mask)[0]
-    face = ng.face_lp(lp, keep, prog.col_type, st.bundle_price, pt.wealth)
+    face = ng.face_lp(lp, keep, prog.col_type, st.bundle_price, pt.wealth, penalize)
     fs = solve(face, backend=backend)
     xf = fs.x
     if least_trade:
@@ -132,71 +143,6 @@ def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9,
     x = np.zeros(lp.A.shape[1])
     x[keep] = xf[: keep.size]
     return x
-
-
-def _type_utilities(prog, x):
-    return np.bincount(prog.col_type, prog.col_util * x, minlength=prog.econ.H)
-
-
-PROBE_STEPS = (1e-3, 1e-2, 3e-2, 1e-1)
-
-
-def _tie_endgame(prog, evaluate, backend, points, max_iter=60, budget_tol=1e-10):
-    """Exact Negishi end-game (see segex.negishi.tie_weights).
-
-    Keep a pool of LP vertices. At the current prices pick vertices whose budget
-    residuals surround zero, move the weights to where those vertices tie (linear in
-    the weights), re-solve: if the LP finds nothing better there, the face LP at those
-    weights mixes them into an exact equilibrium; otherwise the better vertex joins
-    the pool. Finite: the grid has finitely many vertices.
-    """
-    H = prog.econ.H
-    alpha = prog.econ.share
-    pool = [p.state.sol.x.copy() for p in points]
-    cur = best = min(points, key=lambda p: p.residual)
-    trace = []
-    probe = 0
-    for _ in range(max_iter):
-        prices = cur.state.prices
-        R = np.column_stack([(lambda sp: (sp[0] - sp[1]) / sp[1])(expenditures(prog, xv, prices)[:2]) for xv in pool])
-        found = ng.surround_zero(R[1:])
-        lam = None
-        if found is not None:
-            theta, sup = found
-            U = np.array([_type_utilities(prog, pool[i]) for i in sup])
-            lam = ng.tie_weights(U, alpha) if sup.size > 1 else cur.weights
-        if lam is None:
-            # widen the pool: vertices at weights around the current point
-            if probe >= len(PROBE_STEPS):
-                break
-            for sign in (1.0, -1.0):
-                for i in range(1, H):
-                    w = cur.weights.copy()
-                    w[i] *= np.exp(sign * PROBE_STEPS[probe])
-                    pool.append(evaluate(w).state.sol.x.copy())
-            probe += 1
-            continue
-        new = evaluate(lam)
-        if _DEBUG:
-            print('tie', sup, lam, new.residual, len(pool))
-        trace.append((new.weights.tolist(), new.residual))
-        best_pool = max(prog.lp.c @ pool[i] for i in sup)
-        cur = new
-        if new.residual < best.residual:
-            best = new
-        x = _balance_on_face(prog, new, backend, support=[pool[i] for i in sup])
-        spend, wealth, _ = expenditures(prog, x, new.state.prices)
-        if np.max(np.abs(spend - wealth) / wealth) <= budget_tol:
-            return new, x, trace
-        if new.state.sol.objective <= best_pool + 1e-12 * (1 + abs(best_pool)):
-            # the tie vertices are optimal here but cannot balance: nothing better exists
-            pool.append(new.state.sol.x.copy())
-            continue
-        pool.append(new.state.sol.x.copy())
-    # not exact: the best point's own optimal face, budgets as balanced as it allows;
-    # the certificate's budget check then reports the remaining lump-sum transfers
-    x = _balance_on_face(prog, best, backend)
-    return best, x, trace
 
 
 @dataclass
@@ -487,28 +433,21 @@ def solve_segregated(
     prog = build_program2(econ, grids, weights, boundary)
     build_s = time.perf_counter() - t0
     opts = {"solver": solver, "presolve": presolve} if backend == "highs" else {}
-    evaluate = _evaluate_factory(prog, backend, opts)
+    oracle = _Oracle(prog, backend, opts)
     t1 = time.perf_counter()
     trace = []
     bar = _progress(progress, econ)
     if weights is not None:
-        pt = evaluate(np.asarray(weights, float))
+        pt = oracle.evaluate(np.asarray(weights, float))
         x = pt.state.sol.x
         if equilibrium:
             x = _balance_on_face(prog, pt, backend)
-    elif econ.H == 1:
-        pt = evaluate(np.ones(1))
-        x = pt.state.sol.x
-    elif econ.H == 2:
-        plo, phi, tr = ng.bisect_two_types(evaluate, progress=bar, gamma=econ.gamma, tol=1e-4)
-        pt, x, extra = _tie_endgame(prog, evaluate, backend, [plo, phi])
-        trace = tr.rows() + extra
     else:
-        # damped Newton on the budget residuals from equal weights (see segex.negishi),
-        # then the exact end-game: weights where the vertices met around the limit tie
-        pt, recent, tr = ng.newton_search(evaluate, econ.H, progress=bar, tol=1e-9, max_iter=30)
-        pt, x, extra = _tie_endgame(prog, evaluate, backend, [pt] + recent)
-        trace = tr.rows() + extra
+        sol, tr = ng.negishi(oracle, progress=bar)
+        pt = sol.point
+        # final face LP: all budgets, then the least-trade selection among the solutions
+        x = _balance_on_face(prog, pt, backend, support=sol.pool)
+        trace = tr.rows()
     if bar is not None:
         bar.close()
     solve_s = time.perf_counter() - t1
