@@ -148,6 +148,8 @@ class LevelSolution:
 
 
 _DEBUG = bool(__import__("os").environ.get("SEGEX_DEBUG"))
+#: relative welfare gap within which a pooled vertex counts as a frontier neighbour
+NEAR_OPT = 1e-6
 
 
 class NegishiSearch:
@@ -159,8 +161,10 @@ class NegishiSearch:
     ``utilities(x) -> (H,)`` expected utilities.
     """
 
-    def __init__(self, oracle, tol=1e-3, budget_tol=1e-10, progress=None, max_iter=60):
+    def __init__(self, oracle, tol=1e-3, budget_tol=1e-10, progress=None, max_iter=60, max_endgame=25):
         self.o = oracle
+        self.max_endgame = max_endgame
+        self.history = {}
         self.tol = tol
         self.budget_tol = budget_tol
         self.progress = progress
@@ -197,10 +201,13 @@ class NegishiSearch:
         if m == 0:
             return self._leaf(u)
 
+        hist = self.history[m] = []  # this call's inner solutions only
+
         def g(um):
             v = u.copy()
             v[m - 1] = um
             sol = self._level(m - 1, v)
+            hist.append((um, sol))
             return sol.residual[m], sol
 
         a = self.roots.get(m, u[m - 1])
@@ -249,14 +256,31 @@ class NegishiSearch:
         target = np.zeros(H, bool)
         target[1:m + 1] = True
         free = target.copy()
-        pool = slo.pool + shi.pool
+        # vertices of every inner solution met inside (a neighbourhood of) the bracket
+        lo_u, hi_u = slo.point.u[m - 1], shi.point.u[m - 1]
+        pad = max(hi_u - lo_u, self.tol)
+        pool = [xv for um, s in self.history.get(m, []) if lo_u - pad <= um <= hi_u + pad for xv in s.pool]
+        pool = pool or (slo.pool + shi.pool)
         best = min((slo, shi), key=lambda s: np.abs(s.residual[target]).max())
+        if _DEBUG:
+            print(f"enter endgame m={m} bracket=[{lo_u:.6g},{hi_u:.6g}] pool={len(pool)} "
+                  f"r_lo={slo.residual} r_hi={shi.residual}")
         cur = best.point
         fixed_logw = np.concatenate([[0.0], u])
-        for _ in range(3 * H):
+        for _ in range(self.max_endgame):
             R = np.column_stack([self.o.residual(xv, cur)[target] for xv in pool])
-            found = surround_zero(R)
+            # prefer vertices nearly optimal at the current weights: those are the
+            # neighbours on the welfare frontier, whose tie point is the breakpoint
+            welfare = np.array([cur.weights @ (self.o.alpha * self.o.utilities(xv)) for xv in pool])
+            near = np.nonzero(welfare >= welfare.max() - NEAR_OPT * (1 + abs(welfare.max())))[0]
+            found = surround_zero(R[:, near])
+            if found is not None:
+                found = (found[0], near[found[1]])
+            else:
+                found = surround_zero(R)
             if found is None:
+                if _DEBUG:
+                    print(f"  no surround m={m}: R=\n{R}")
                 break
             _, sup = found
             if sup.size == 1:

@@ -1,10 +1,17 @@
 """cvxpy cross-check backend: the engine LP rebuilt as a cvxpy problem.
 
 This path exists to *cross-check* the direct HiGHS backend on small problems (a
-second modelling route to the same numbers); it is not meant for production grids.
-cvxpy canonicalises the problem symbolically, which costs far more time and memory
-than :meth:`segex.engine.LPBuilder.build` (``benchmarks/bench_lp.py`` measures the
-ratio), and its default tolerances are looser than the HiGHS backend's.
+second modelling route to the same numbers); it is not meant for production grids:
+cvxpy's canonicalisation adds ~5-7x the segex build time and ~1.7x its Python memory
+on top of the assembled LP, and through the cvxpy layer no warm start is kept
+between solves (``benchmarks/bench_lp.py`` measures the first two). Tolerances are set to the
+HiGHS backend's 1e-9 (see ``_DEFAULT_OPTS``).
+
+Duals of degenerate LPs are not unique. With the default solver (HiGHS simplex via
+cvxpy) the duals matched the HiGHS backend's vertex in every test; an interior-point solver such as
+CLARABEL returns another point of the optimal dual face (e.g. a different fee
+P_Delta on an exchange that is the only active one), equally certified by
+:func:`segex.certificate.lp_checks`.
 
 The problem is built *from the assembled* :class:`~segex.engine.LP` (not from the
 economy), so both backends see exactly the same matrix:
@@ -31,11 +38,12 @@ CLARABEL, on LPs whose duals are known in closed form; asserted in
 
 So, relative to HiGHS (which reports ``d value / d bound`` on every row of a
 maximisation), only cvxpy's ``>=`` rows differ in sign. (For a *minimisation* cvxpy
-reports ``-d value / d b`` on equalities and ``+d value / d lb >= 0`` on ``>=`` rows;
+reports ``-d value / d b`` on equalities and ``+d value / d lb >= 0`` on ``>=`` rows:
 it flips its equality duals when it turns ``Maximize`` into ``Minimize(-f)``, which is
-why the equality rows need no flip here. This backend always maximises.) The engine row dual of a
-ranged row is ``y_le - y_ge`` (at most one of them is nonzero at an optimum).
-``col_dual = c - A' row_dual`` is recomputed from the matrix, not read from cvxpy.
+why the equality rows need no flip here. This backend always maximises.) The engine
+row dual of a ranged row is ``y_le - y_ge`` (at most one of them is nonzero at an
+optimum). ``col_dual = c - A' row_dual`` is recomputed from the matrix, not read
+from cvxpy.
 """
 
 from __future__ import annotations

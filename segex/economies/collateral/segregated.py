@@ -184,6 +184,8 @@ class SegregatedResult:
                 "delta": [],
                 "fee": 0.0,
                 "tax_saving": 0.0,
+                "tax_e2": np.zeros(S),
+                "sub_e1": np.zeros(S),
                 "utility": float(xc1 @ tc.u_c10 + xc2 @ tc.u_c20),
             }
             for s, stt in enumerate(tc.x1):
@@ -200,6 +202,12 @@ class SegregatedResult:
                 d["fee"] += float(pr.P_delta[s] @ dsum)
                 zz = self.grids.z[s]
                 d["tax_saving"] += float(mass @ (pr.P_delta[s] * zz * econ.R[s]))
+                d["tax_e2"][s] = float(mass @ (pr.P_delta[s] * zz))
+                d["sub_e1"][s] = float(mass @ pr.P_delta[s])
+            # the fee decomposes exactly into the three taxes when k and z are independent
+            # within the type's lottery; report what the type pays under that reading
+            e1 = econ.e1[h]
+            d["tax_paid"] = (d["tax_saving"] * d["k"] + float(d["tax_e2"] @ e1[:, 1]) - float(d["sub_e1"] @ e1[:, 0]))
             out.append(d)
         return out
 
@@ -223,6 +231,11 @@ class SegregatedResult:
                     "fee": float(pr.P_delta[s][j]),
                     "fee_interval": [float(lo), float(hi)],
                     "Q": float(pr.Q[s][j]),
+                    "Q2": float(pr.Q[s][j] * econ.utility.spot_price(z)),
+                    # public-finance reading (KT 2.1.5): implied tax rates in this exchange
+                    "tax_saving": float(pr.P_delta[s][j] * z * econ.R[s]),
+                    "tax_endowment2": float(pr.P_delta[s][j] * z),
+                    "subsidy_endowment1": float(pr.P_delta[s][j]),
                     "mass": float(mass[j]),
                     "active": active,
                 })
@@ -257,7 +270,12 @@ class SegregatedResult:
                 "Delta": deltas,
                 "taxes": {
                     "saving": float(d["tax_saving"]),
-                    "note": "sum_s P_Delta(z_s,s) z_s R_s per unit of k, averaged over the type's exchanges (KT 2.1.5)",
+                    "endowment2": d["tax_e2"].tolist(),
+                    "subsidy_endowment1": d["sub_e1"].tolist(),
+                    "paid": float(d["tax_paid"]),
+                    "note": "KT 2.1.5: per unit of k, sum_s P_Delta(z_s,s) z_s R_s; per unit of e_2s, P_Delta z_s; "
+                            "per unit of e_1s, a subsidy P_Delta; averaged over the type's exchanges. "
+                            "paid = tax_saving*k + sum_s (tax_e2 e_2s - subsidy e_1s) equals the fee",
                 },
             })
         spot = []
