@@ -156,8 +156,9 @@ class NegishiSearch:
     """Nested Negishi search over an economy-provided oracle.
 
     The oracle has ``H``, ``alpha`` and: ``evaluate(weights) -> NegishiPoint`` (an LP
-    solve; ``point.x`` the vertex), ``balance(point, support, penalize) -> x`` (the
-    face LP), ``residual(x, point) -> (H,)`` budgets T/w at the point's prices, and
+    solve), ``balance(point, support, penalize) -> (x, point)`` (face LPs: mix
+    allocations at the point's prices, and if needed move prices within the optimal
+    dual face), ``residual(x, point) -> (H,)`` budgets T/w at the point's prices, and
     ``utilities(x) -> (H,)`` expected utilities.
     """
 
@@ -229,26 +230,36 @@ class NegishiSearch:
             return sb
         (lo, flo, slo), (hi, fhi, shi) = sorted([(a, fa, sa), (b, fb, sb)], key=lambda t: t[0])
         side = 0
-        for _ in range(self.max_iter):
-            if hi - lo <= self.tol:
+        best = None
+        # first a coarse bracket and the tie end-game; if the jump is in the prices
+        # (same allocation, another optimal dual) the end-game needs the breakpoint
+        # itself, so the bracket is then narrowed to rounding level and tried again
+        for tol in (self.tol, 1e-11):
+            for _ in range(self.max_iter):
+                if hi - lo <= tol:
+                    break
+                mid = (lo * fhi - hi * flo) / (fhi - flo)
+                if not (lo < mid < hi) or side == 2:
+                    mid, side = 0.5 * (lo + hi), 0
+                fm, sm = g(mid)
+                if abs(fm) <= self.budget_tol:
+                    self.roots[m] = mid
+                    return sm
+                if fm < 0:
+                    lo, flo, slo = mid, fm, sm
+                    fhi = fhi * 0.5 if side == -1 else fhi
+                    side = -1 if side != -1 else 2
+                else:
+                    hi, fhi, shi = mid, fm, sm
+                    flo = flo * 0.5 if side == 1 else flo
+                    side = 1 if side != 1 else 2
+            self.roots[m] = 0.5 * (lo + hi)
+            sol = self._endgame(m, u, slo, shi)
+            if best is None or _worst(sol, m) < _worst(best, m):
+                best = sol
+            if _worst(best, m) <= self.budget_tol:
                 break
-            mid = (lo * fhi - hi * flo) / (fhi - flo)
-            if not (lo < mid < hi) or side == 2:
-                mid, side = 0.5 * (lo + hi), 0
-            fm, sm = g(mid)
-            if abs(fm) <= self.budget_tol:
-                self.roots[m] = mid
-                return sm
-            if fm < 0:
-                lo, flo, slo = mid, fm, sm
-                fhi = fhi * 0.5 if side == -1 else fhi
-                side = -1 if side != -1 else 2
-            else:
-                hi, fhi, shi = mid, fm, sm
-                flo = flo * 0.5 if side == 1 else flo
-                side = 1 if side != 1 else 2
-        self.roots[m] = 0.5 * (lo + hi)
-        return self._endgame(m, u, slo, shi)
+        return best
 
     def _endgame(self, m, u, slo, shi):
         """Tie the vertices around the jump and mix them (see module docstring)."""
@@ -281,6 +292,15 @@ class NegishiSearch:
             if found is None:
                 if _DEBUG:
                     print(f"  no surround m={m}: R=\n{R}")
+                # no allocation mix surrounds zero: try the prices instead, at the
+                # middle of the bracket (the dual breakpoint when the bracket is tiny)
+                v = u.copy()
+                v[m - 1] = 0.5 * (lo_u + hi_u)
+                mid = self._eval(v)
+                x, pt = self.o.balance(mid, pool, target)
+                sol = LevelSolution(pt, x, pool + [mid.state.sol.x], self.o.residual(x, pt))
+                if _worst(sol, m) < _worst(best, m):
+                    best = sol
                 break
             _, sup = found
             if sup.size == 1:
@@ -292,7 +312,7 @@ class NegishiSearch:
                     break
             ut = np.log(lam[1:] / lam[0])
             pt = self._eval(ut)
-            x = self.o.balance(pt, [pool[i] for i in sup], target)
+            x, pt = self.o.balance(pt, [pool[i] for i in sup], target)
             r = self.o.residual(x, pt)
             if _DEBUG:
                 print(f"endgame m={m} sup={sup.tolist()} pool={len(pool)} r={r} vertex r={pt.transfer / pt.wealth}")
@@ -304,6 +324,11 @@ class NegishiSearch:
             cur = pt
             pool = pool + [pt.state.sol.x]
         return best
+
+
+def _worst(sol: LevelSolution, m: int) -> float:
+    """Largest budget residual among the types balanced at level m (types 2..m+1)."""
+    return float(np.abs(sol.residual[1:m + 1]).max())
 
 
 def negishi(oracle, progress=None, **kw) -> tuple[LevelSolution, NegishiTrace]:

@@ -98,9 +98,20 @@ class _Oracle:
         return ng.NegishiPoint(weights=np.asarray(weights, float), transfer=spend - wealth, wealth=wealth,
                                state=_Solved(sol, prices, P))
 
-    def balance(self, pt, support=(), penalize=None, least_trade=False):
-        return _balance_on_face(self.prog, pt, self.backend, support=support, penalize=penalize,
-                                least_trade=least_trade)
+    def balance(self, pt, support=(), penalize=None):
+        """Mix allocations on the primal optimal face at the point's prices; if budgets
+        still do not balance, move prices within the dual optimal face at that mix
+        (a primal-degenerate LP has many optimal duals, and the one HiGHS returns
+        can jump while the allocation does not). Returns (x, point with those prices)."""
+        x = _balance_on_face(self.prog, pt, self.backend, support=support, penalize=penalize, least_trade=False)
+        pen = np.ones(self.H, bool) if penalize is None else np.asarray(penalize, bool)
+        r = self.residual(x, pt)
+        if np.abs(r[pen]).max() <= 1e-12:
+            return x, pt
+        pt2 = _rebalance_prices(self.prog, x, pt, self.backend, pen)
+        if pt2 is not None and np.abs(self.residual(x, pt2)[pen]).max() < np.abs(r[pen]).max():
+            return x, pt2
+        return x, pt
 
     def residual(self, x, pt) -> np.ndarray:
         spend, wealth, _ = expenditures(self.prog, x, pt.state.prices)
@@ -109,6 +120,70 @@ class _Oracle:
     def utilities(self, x) -> np.ndarray:
         prog = self.prog
         return np.bincount(prog.col_type, prog.col_util * x, minlength=prog.econ.H)
+
+
+def _rebalance_prices(prog: Program2, x, pt, backend, penalize, rounds=6):
+    """Dual face LP: optimal duals complementary to x at which x's budgets balance.
+
+    By complementary slackness type h's budget in welfare units is linear in the duals:
+    ``B_h(y) = lambda^h alpha^h U^h(x) - sum(prob-row duals of h) - alpha^h (y_good1 e10 + y_good2 e20)``.
+    Constraints: dual feasibility ``A_j'y >= c_j`` (equality where x_j > 0), generated
+    lazily from the near-binding columns; objective: the budget slacks of ``penalize``.
+    Returns a NegishiPoint with the new prices, or None.
+    """
+    import scipy.sparse as sp
+
+    from ...engine.lp import LP, LPSolution
+
+    lp, econ = prog.lp, prog.econ
+    H, m = econ.H, lp.A.shape[0]
+    y0 = pt.state.sol.row_dual
+    c = lp.c
+    scale = max(1.0, np.abs(c).max())
+    rc0 = c - lp.A.T @ y0
+    eq = x > 1e-12
+    active = eq | (rc0 >= -1e-3 * scale)
+    rb = lp.row_blocks
+    P10 = y0[rb["good1"].start]
+    wealth = econ.e0[:, 0] + pt.state.prices.p0 * econ.e0[:, 1]
+    U = np.bincount(prog.col_type, prog.col_util * x, minlength=H)
+    # budget rows: coefficients on y
+    Bm = sp.lil_matrix((H, m))
+    for h in range(H):
+        Bm[h, rb["prob"].index(np.full(3, h), np.arange(3))] = -1.0
+        Bm[h, rb["good1"].start] = -econ.share[h] * econ.e0[h, 0]
+        Bm[h, rb["good2"].start] = -econ.share[h] * econ.e0[h, 1]
+    Bm = Bm.tocsr()
+    rhs = -prog.weights * econ.share * U
+    wscale = econ.share * wealth * P10  # slack weights: residual in units of wealth
+    pen = np.asarray(penalize, float)
+    for _ in range(rounds):
+        cols = np.nonzero(active)[0]
+        At = lp.A[:, cols].T.tocsr()
+        M = sp.vstack([sp.hstack([At, sp.csr_matrix((cols.size, 2 * H))]),
+                       sp.hstack([Bm, -sp.identity(H), sp.identity(H)])]).tocsc()
+        lb = np.concatenate([c[cols], rhs])
+        ub = np.concatenate([np.where(eq[cols], c[cols], np.inf), rhs])
+        dual_lp = LP(c=np.concatenate([np.zeros(m), -pen / wscale, -pen / wscale]), A=M,
+                     col_lb=np.concatenate([np.full(m, -np.inf), np.zeros(2 * H)]),
+                     col_ub=np.full(m + 2 * H, np.inf), row_lb=lb, row_ub=ub, col_blocks={}, row_blocks={})
+        try:
+            y = solve(dual_lp, backend=backend).x[:m]
+        except SolveError:
+            return None
+        rc = c - lp.A.T @ y
+        viol = rc > 1e-9 * scale
+        if not np.any(viol & ~active):
+            break
+        active |= viol
+    else:
+        return None
+    sol = LPSolution(status="optimal", objective=float(c @ x), x=x, row_dual=y, col_dual=rc, solve_s=0.0,
+                     backend=backend + "+dual-face")
+    prices = read_prices(prog, y)
+    spend, wealth, Pb = expenditures(prog, x, prices)
+    return ng.NegishiPoint(weights=pt.weights, transfer=spend - wealth, wealth=wealth,
+                           state=_Solved(sol, prices, Pb))
 
 
 def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9, support=(), penalize=None,
@@ -465,6 +540,8 @@ def solve_segregated(
         pt = sol.point
         # final face LP: all budgets, then the least-trade selection among the solutions
         x = _balance_on_face(prog, pt, backend, support=sol.pool)
+        if np.abs(oracle.residual(x, pt)).max() > np.abs(sol.residual).max():
+            x = sol.x  # the least-trade re-selection must not undo the balance
         trace = tr.rows()
     if bar is not None:
         bar.close()
