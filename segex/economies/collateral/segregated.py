@@ -274,6 +274,15 @@ class SegregatedResult:
                 dsum = np.bincount(zi, xs * stt["delta"], minlength=nz)
                 d["share"].append(mass)
                 d["delta"].append(np.divide(dsum, mass, out=np.zeros(nz), where=mass > 0))
+                # conditional on being assigned to exchange (s, z): E[. | z]
+                k = self.grids.k[stt["k_idx"]]
+                cond = {}
+                for name, v in (("k", k), ("c1", stt["c1"]), ("c2", stt["c2"]), ("a", stt["a"]),
+                                ("u", stt["util"])):
+                    tot = np.bincount(zi, xs * v, minlength=nz)
+                    cond[name] = np.divide(tot, mass, out=np.full(nz, np.nan), where=mass > 0)
+                cond["fee"] = pr.P_delta[s] * d["delta"][-1]
+                d.setdefault("cond", []).append(cond)
                 d["fee"] += float(pr.P_delta[s] @ dsum)
                 zz = self.grids.z[s]
                 d["tax_saving"] += float(mass @ (pr.P_delta[s] * zz * econ.R[s]))
@@ -324,10 +333,22 @@ class SegregatedResult:
         for h, d in enumerate(stats):
             shares = {}
             deltas = {}
+            by_ex = {}
             for s in range(econ.S):
+                cd = d["cond"][s]
                 for j in np.nonzero(d["share"][s] > ACTIVE_MASS)[0]:
-                    shares[f"s{s + 1}:z{j}"] = float(d["share"][s][j])
-                    deltas[f"s{s + 1}:z{j}"] = float(d["delta"][s][j])
+                    eid = f"s{s + 1}:z{j}"
+                    shares[eid] = float(d["share"][s][j])
+                    deltas[eid] = float(d["delta"][s][j])
+                    by_ex[eid] = {
+                        "share": shares[eid],
+                        "Delta": deltas[eid],
+                        "fee": float(cd["fee"][j]),
+                        "k": float(cd["k"][j]),
+                        "c1": [float(cd["c1"][j]), float(cd["c2"][j])],
+                        "theta": [float(cd["a"][j]), 0.0],
+                        "utility_state": float(cd["u"][j]),
+                    }
             wealth = econ.e0[h, 0] + self.prices.p0 * econ.e0[h, 1]
             spend = wealth + self.lump_sum[h]
             types.append({
@@ -343,6 +364,7 @@ class SegregatedResult:
                 "expenditure": float(spend),
                 "shares": shares,
                 "Delta": deltas,
+                "by_exchange": by_ex,
                 "taxes": {
                     "saving": float(d["tax_saving"]),
                     "endowment2": d["tax_e2"].tolist(),
@@ -382,6 +404,10 @@ class SegregatedResult:
         typ = np.arange(1, H + 1)
         eid = [e["id"] for e in ex]
         share = np.array([np.concatenate([stats[h]["share"][s] for s in range(S)]) for h in range(H)])
+
+        def cond(name):
+            return np.array([np.concatenate([stats[h]["cond"][s][name] for s in range(S)]) for h in range(H)])
+
         delta = np.array([np.concatenate([stats[h]["delta"][s] for s in range(S)]) for h in range(H)])
         ds = xr.Dataset(
             {
@@ -400,6 +426,14 @@ class SegregatedResult:
                 "share": (("type", "exchange"), share, {"long_name": "fraction of type h assigned to the exchange"}),
                 "Delta": (("type", "exchange"), delta,
                           {"long_name": "mean discrepancy Delta^h_s(z) of type h in the exchange (eq. 11)"}),
+                "k_x": (("type", "exchange"), cond("k"), {"long_name": "E[k | type h in the exchange]"}),
+                "c1_x": (("type", "exchange", "good"), np.stack([cond("c1"), cond("c2")], axis=-1),
+                         {"long_name": "E[state consumption | type h in the exchange]"}),
+                "theta_x": (("type", "exchange"), cond("a"),
+                            {"long_name": "E[theta_1s | type h in the exchange] (theta_2s = 0)"}),
+                "fee_x": (("type", "exchange"), cond("fee"),
+                          {"long_name": "fee paid there, P_Delta E[Delta]", "units": "good 1 at t=0"}),
+                "u_x": (("type", "exchange"), cond("u"), {"long_name": "E[state utility | type h in the exchange]"}),
                 "p": ("exchange", [e["p"] for e in ex], {"long_name": "spot price p(z) = z**gamma", "units": "good 1"}),
                 "P_Delta": ("exchange", [e["fee"] for e in ex],
                             {"long_name": "price of rights to trade P_Delta(z,s)", "units": "good 1 at t=0"}),
