@@ -230,3 +230,24 @@ def test_env3_two_exchanges_and_mixture():
     assert d["types"][2]["transfer"] == pytest.approx(0.6739, rel=0.06)
     assert list(d["types"][1]["Delta"].values())[0] == pytest.approx(-2.9340, rel=0.03)
     assert list(d["types"][2]["Delta"].values())[0] == pytest.approx(-0.7209, rel=0.03)
+
+
+@pytest.mark.slow
+def test_env2_refinement_converges():
+    """Env 2: halving every step of the k, z and a grids moves K, p0, utilities and state
+    consumption less each time. (Individual k and theta are not compared: within an
+    exchange the split of storage between the two types is indeterminate -- any split
+    with the same K gives the same consumption -- so only their sum converges.)"""
+    e = env2()
+    out = []
+    for nk, nz, na in ((13, 10, 7), (25, 19, 13), (49, 37, 25)):
+        g = CollateralGrids.build(e, k={"min": 0, "max": 1.2, "n": nk}, z={"min": 0.6, "max": 1.05, "n": nz},
+                                  a={"min": -0.6, "max": 0.6, "n": na})
+        r = solve_segregated(e, g)
+        assert r.certificate.passed, str(r.certificate)
+        d = r.to_dict()
+        out.append(np.array([d["K"], d["p0"], d["types"][0]["utility"], *d["types"][0]["c1"][0]]))
+    d1 = np.abs(out[1] - out[0]).max()
+    d2 = np.abs(out[2] - out[1]).max()
+    assert d2 < d1
+    assert d2 < 0.03
