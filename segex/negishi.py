@@ -331,8 +331,14 @@ def _worst(sol: LevelSolution, m: int) -> float:
     return float(np.abs(sol.residual[1:m + 1]).max())
 
 
-def negishi(oracle, progress=None, **kw) -> tuple[LevelSolution, NegishiTrace]:
-    """Equilibrium weights, the balancing allocation and the trace (see NegishiSearch)."""
+def negishi(oracle, progress=None, weights0=None, **kw) -> tuple[LevelSolution, NegishiTrace]:
+    """Equilibrium weights, the balancing allocation and the trace (see NegishiSearch).
+    ``weights0``: a starting guess (e.g. the previous column-generation round's answer)."""
     search = NegishiSearch(oracle, progress=progress, **kw)
-    sol = search.solve()
+    u0 = None
+    if weights0 is not None:
+        w = np.asarray(weights0, float)
+        u0 = np.log(w[1:] / w[0])
+        search.roots = {m: u0[m - 1] for m in range(1, w.size)}
+    sol = search.solve(u0)
     return sol, search.trace

@@ -85,13 +85,15 @@ class TypeColumns:
 
 def type_columns(econ: CollateralEconomy, grids: CollateralGrids, h: int, boundary: bool = True) -> TypeColumns:
     """Enumerate type h's bundles on the grids (vectorized; no loop over grid points)."""
+    x1 = [state_bundles(econ, grids, h, s, boundary) for s in range(econ.S)]
+    return make_type_columns(econ, grids.c0[0], grids.c0[1], grids.k, x1)
+
+
+def make_type_columns(econ, c10, c20, k, x1) -> TypeColumns:
+    """TypeColumns from explicit t = 0 consumption points and state bundle tables."""
     u = econ.utility
-    x1 = []
-    for s in range(econ.S):
-        x1.append(state_bundles(econ, grids, h, s, boundary))
-    return TypeColumns(
-        c10=grids.c0[0], u_c10=u.u1(grids.c0[0]), c20=grids.c0[1], u_c20=u.u1(grids.c0[1]), k=grids.k, x1=x1
-    )
+    return TypeColumns(c10=np.asarray(c10, float), u_c10=u.u1(c10), c20=np.asarray(c20, float), u_c20=u.u1(c20),
+                       k=k, x1=x1)
 
 
 def state_bundles(econ, grids, h, s, boundary=True) -> dict:
@@ -115,10 +117,17 @@ def state_bundles(econ, grids, h, s, boundary=True) -> dict:
         ki = np.concatenate([ki, bk[~on_grid]])
         zi = np.concatenate([zi, bz[~on_grid]])
         a = np.concatenate([a, bf[~on_grid]])
+    return bundle_table(econ, grids, h, s, ki, zi, a)
+
+
+def bundle_table(econ, grids, h, s, ki, zi, a) -> dict:
+    """What the bundles (k_idx, z_idx, a) of type h in state s imply: state wealth W,
+    spot price p(z), discrepancy Delta (eq. 11), consumption after retrade and utility."""
+    ki, zi, a = np.asarray(ki), np.asarray(zi), np.asarray(a, float)
     e1, e2 = econ.e1[h, s]
-    k = kg[ki]
-    p = pz[zi]
-    W = e1 + p * (e2 + R * k) + a  # state wealth in good 1 (>= e1 + p e2 > 0 by (13))
+    k = grids.k[ki]
+    p = econ.utility.spot_price(grids.z[s])[zi]
+    W = e1 + p * (e2 + econ.R[s] * k) + a  # state wealth in good 1 (>= e1 + p e2 > 0 by (13))
     c1, c2 = econ.utility.demand(W, p)
     return {
         "k_idx": ki,
@@ -126,7 +135,7 @@ def state_bundles(econ, grids, h, s, boundary=True) -> dict:
         "a": a,
         "W": W,
         "p": p,
-        "delta": econ.discrepancy(h, s, k, zg[zi]),  # eq. (11)
+        "delta": econ.discrepancy(h, s, k, grids.z[s][zi]),  # eq. (11)
         "util": econ.utility.u(c1, c2),
         "c1": c1,
         "c2": c2,
@@ -156,8 +165,14 @@ class Program2:
         return self.lp.col_blocks[name]
 
 
-def build_program2(econ: CollateralEconomy, grids: CollateralGrids, weights=None, boundary: bool = True) -> Program2:
-    """Assemble Program 2 (eqs. 47-55) in the separable form described in the module docstring."""
+def build_program2(econ: CollateralEconomy, grids: CollateralGrids, weights=None, boundary: bool = True,
+                   columns=None) -> Program2:
+    """Assemble Program 2 (eqs. 47-55) in the separable form described in the module docstring.
+
+    ``columns``: optional list of :class:`TypeColumns` (one per type) to use instead of
+    every bundle on the grids -- the restricted master LP of column generation. The
+    rows (exchanges z, collateral levels k) always come from ``grids``.
+    """
     H, S = econ.H, econ.S
     weights = np.ones(H) if weights is None else np.asarray(weights, dtype=float)
     alpha = econ.share
@@ -170,10 +185,11 @@ def build_program2(econ: CollateralEconomy, grids: CollateralGrids, weights=None
     r_prob = b.add_rows("prob", coords={"type": np.arange(H), "marginal": ["c10", "c20", "k"]}, lb=1.0, ub=1.0)
     r_cons = b.add_rows("cons", coords={"type": np.arange(H), "state": np.arange(S), "k": grids.k})
 
+    given = columns
     columns, col_type, col_util, col_trade = [], [], [], []
     nk = grids.k.size
     for h in range(H):
-        tc = type_columns(econ, grids, h, boundary)
+        tc = given[h] if given is not None else type_columns(econ, grids, h, boundary)
         columns.append(tc)
         w = weights[h] * alpha[h]
         blk = b.add_cols(f"c10[{h}]", w * tc.u_c10, coords={"c10": tc.c10})

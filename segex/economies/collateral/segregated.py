@@ -20,6 +20,7 @@ from ...certificate import Certificate
 from ...errors import SolveError
 from .grids import CollateralGrids
 from .model import CollateralEconomy
+from . import colgen
 from .program2 import ROWS, Program2, build_program2, bundle_prices
 
 #: An exchange is active when this much population mass trades there: far above the
@@ -542,6 +543,9 @@ def solve_segregated(
     boundary: bool = True,
     solver: str = "ipm",
     presolve: str = "choose",
+    method: str = "grid",
+    tol: float = 1e-9,
+    max_rounds: int = 200,
 ) -> SegregatedResult:
     """Solve Program 2 and read back prices; with ``weights=None`` find Negishi weights.
 
@@ -553,34 +557,75 @@ def solve_segregated(
     backend : "highs" (default) or "cvxpy" (small grids, cross-checks).
     solver, presolve : HiGHS options for the first (cold) solve; later Negishi steps
         warm-start dual simplex from the previous basis.
+    method : "grid" -- every bundle on the grids is a column; "colgen" -- column
+        generation (:mod:`.colgen`): securities a and t = 0 consumption are continuous
+        (priced in closed form), k and z stay on their grids, and the answer carries a
+        certificate that no bundle anywhere has a positive reduced cost.
+    tol : reduced-cost tolerance of column generation, relative to max |objective coefficient|.
     """
     grids = grids or CollateralGrids.build(econ)
     equilibrium = weights is None if equilibrium is None else equilibrium
-    t0 = time.perf_counter()
-    prog = build_program2(econ, grids, weights, boundary)
-    build_s = time.perf_counter() - t0
+    if method not in ("grid", "colgen"):
+        from ...errors import SpecError
+
+        raise SpecError("solve.method", f"unknown method {method!r}; use 'grid' or 'colgen'")
     opts = {"solver": solver, "presolve": presolve} if backend == "highs" else {}
-    oracle = _Oracle(prog, backend, opts)
-    t1 = time.perf_counter()
-    trace = []
     bar = _progress(progress, econ)
+    t0 = time.perf_counter()
+    build_s = 0.0
+    cols = colgen.initial_columns(econ, grids) if method == "colgen" else None
+    w_start = None if weights is None else np.asarray(weights, float)
+    rounds = []
+    for rnd in range(max_rounds if method == "colgen" else 1):
+        tb = time.perf_counter()
+        prog = build_program2(econ, grids, weights, boundary, columns=cols)
+        build_s += time.perf_counter() - tb
+        oracle = _Oracle(prog, backend, opts)
+        if method == "colgen" and rnd > 0 and oracle.session is not None:
+            basis = colgen.map_basis(prev_prog, prog, prev_session.h.getBasis())
+            if basis is not None:
+                oracle.session.set_basis(basis)
+                oracle.session.h.setOptionValue("solver", "simplex")
+        trace = []
+        if weights is not None:
+            pt = oracle.evaluate(np.asarray(weights, float))
+            x = pt.state.sol.x
+            sol = None
+        elif method == "colgen" and _cheap_round(rounds):
+            # early rounds: price at fixed weights (the last ones found), Negishi later
+            pt = oracle.evaluate(w_start if w_start is not None else np.ones(econ.H))
+            x, sol = pt.state.sol.x, None
+        else:
+            sol, tr = ng.negishi(oracle, progress=bar, weights0=w_start)
+            pt, x, trace = sol.point, sol.x, tr.rows()
+        if method == "grid":
+            break
+        scale = max(1.0, np.abs(prog.lp.c).max())
+        pricing = colgen.price(prog, pt.state.sol.row_dual, pt.weights, tol * scale, grids.a.max())
+        rounds.append({"round": rnd, "cols": prog.lp.A.shape[1], "objective": float(prog.lp.c @ x),
+                       "max_reduced_cost": pricing.max_rc / scale, "new": pricing.n_new,
+                       "negishi": sol is not None})
+        if progress and bar is not None:
+            bar.set_postfix(round=rnd, cols=prog.lp.A.shape[1], max_rc=f"{pricing.max_rc / scale:.1e}")
+        if weights is None:
+            w_start = pt.weights
+        if pricing.n_new == 0 and (weights is not None or sol is not None):
+            break
+        if pricing.n_new:
+            cols = colgen.merge(econ, grids, cols, pricing)
+            prev_prog, prev_session = prog, oracle.session
     if weights is not None:
-        pt = oracle.evaluate(np.asarray(weights, float))
-        x = pt.state.sol.x
         if equilibrium:
             x = _balance_on_face(prog, pt, backend)
     else:
-        sol, tr = ng.negishi(oracle, progress=bar)
-        pt = sol.point
         # final face LP: all budgets, then the least-trade selection among the solutions
-        x = _balance_on_face(prog, pt, backend, support=sol.pool)
-        if np.abs(oracle.residual(x, pt)).max() > np.abs(sol.residual).max():
-            x = sol.x  # the least-trade re-selection must not undo the balance
-        trace = tr.rows()
+        xb = _balance_on_face(prog, pt, backend, support=sol.pool)
+        if np.abs(oracle.residual(xb, pt)).max() <= np.abs(sol.residual).max():
+            x = xb  # (the least-trade re-selection must not undo the balance)
     if bar is not None:
         bar.close()
-    solve_s = time.perf_counter() - t1
-    sol = pt.state.sol
+    solve_s = time.perf_counter() - t0 - build_s
+    lpsol = pt.state.sol
     prog.set_weights(pt.weights)
     res = SegregatedResult(
         econ=econ,
@@ -589,19 +634,36 @@ def solve_segregated(
         equilibrium=equilibrium,
         x=x,
         prices=pt.state.prices,
-        lp={**prog.lp.stats, "build_s": build_s, "solve_s": solve_s, "backend": backend,
-            "negishi_iterations": len(trace)},
+        lp={**prog.lp.stats, "build_s": build_s, "solve_s": solve_s, "backend": backend, "method": method,
+            "negishi_iterations": len(trace), "colgen_rounds": len(rounds)},
         certificate=None,
         prog=prog,
-        row_dual=sol.row_dual,
-        col_dual=sol.col_dual,
+        row_dual=lpsol.row_dual,
+        col_dual=lpsol.col_dual,
         objective=float(prog.lp.c @ x),
         negishi_trace=trace,
     )
+    res.colgen_path = rounds
     from .certify import certify_segregated
 
     res.certificate = certify_segregated(res, backend=backend)
+    if method == "colgen":
+        res.certificate.add("pricing.max_reduced_cost", max(rounds[-1]["max_reduced_cost"], 0.0), max(tol, 1e-12),
+                            "largest reduced cost of any bundle (a, c0 continuous; k, z on grid) / max|c|")
     return res
+
+
+def _cheap_round(rounds) -> bool:
+    """Column generation with Negishi alternates two phases: rounds at fixed weights
+    (one warm LP each) until no column prices in, then one Negishi search on the
+    restricted master; after a search that priced new columns in, back to fixed
+    weights (the new equilibrium's). Done when a search prices nothing in."""
+    if not rounds:
+        return True
+    last = rounds[-1]
+    if last["negishi"]:
+        return last["new"] > 0
+    return last["new"] > 0
 
 
 def _progress(enabled, econ):
