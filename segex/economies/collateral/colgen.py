@@ -85,7 +85,9 @@ def price(prog: Program2, row_dual: np.ndarray, weights, tol: float, a_max: floa
             cstar = (lam / yg[l]) ** (1.0 / g)
             rc = lam * alpha[h] * u.u1(cstar) - alpha[h] * yg[l] * cstar - yprob
             max_rc = max(max_rc, float(rc))
-            c_new.append(np.array([cstar]) if rc > tol else np.zeros(0))
+            have = prog.columns[h].c10 if l == 0 else prog.columns[h].c20
+            fresh = rc > tol and not np.any(np.isclose(have, cstar, rtol=1e-13, atol=0))
+            c_new.append(np.array([cstar]) if fresh else np.zeros(0))
         x1_new = []
         for s in range(econ.S):
             ki, zi, a, rc = best_security(econ, grids, y, rb, h, s, lam, a_max)

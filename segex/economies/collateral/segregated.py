@@ -544,8 +544,9 @@ def solve_segregated(
     solver: str = "ipm",
     presolve: str = "choose",
     method: str = "grid",
-    tol: float = 1e-9,
+    tol: float = 1e-8,
     max_rounds: int = 200,
+    weights0=None,
 ) -> SegregatedResult:
     """Solve Program 2 and read back prices; with ``weights=None`` find Negishi weights.
 
@@ -561,10 +562,14 @@ def solve_segregated(
         generation (:mod:`.colgen`): securities a and t = 0 consumption are continuous
         (priced in closed form), k and z stay on their grids, and the answer carries a
         certificate that no bundle anywhere has a positive reduced cost.
-    tol : reduced-cost tolerance of column generation, relative to max |objective coefficient|.
+    tol : reduced-cost tolerance of column generation, relative to max |objective
+        coefficient|: no bundle outside the LP could raise welfare by more than this per
+        unit of probability.
+    weights0 : a starting guess for the Negishi weights (e.g. from a coarser grid).
     """
     grids = grids or CollateralGrids.build(econ)
     equilibrium = weights is None if equilibrium is None else equilibrium
+    tol = max(tol, 1e-9)  # below HiGHS's dual feasibility tolerance reduced costs are noise
     if method not in ("grid", "colgen"):
         from ...errors import SpecError
 
@@ -574,7 +579,8 @@ def solve_segregated(
     t0 = time.perf_counter()
     build_s = 0.0
     cols = colgen.initial_columns(econ, grids) if method == "colgen" else None
-    w_start = None if weights is None else np.asarray(weights, float)
+    w_start = np.asarray(weights if weights is not None else weights0, float) \
+        if (weights is not None or weights0 is not None) else None
     rounds = []
     for rnd in range(max_rounds if method == "colgen" else 1):
         tb = time.perf_counter()
