@@ -620,6 +620,16 @@ def solve_segregated(
         if pricing.n_new:
             cols = colgen.merge(econ, grids, cols, pricing)
             prev_prog, prev_session = prog, oracle.session
+    if weights is None and sol is None:
+        # column generation stopped (round limit) after a fixed-weight round: the
+        # equilibrium is still searched on the final restricted master, and the
+        # certificate's pricing check reports how far from optimal its columns are
+        sol, tr = ng.negishi(oracle, progress=bar, weights0=w_start)
+        pt, x, trace = sol.point, sol.x, tr.rows()
+        scale = max(1.0, np.abs(prog.lp.c).max())
+        pricing = colgen.price(prog, pt.state.sol.row_dual, pt.weights, tol * scale, grids.a.max())
+        rounds.append({"round": len(rounds), "cols": prog.lp.A.shape[1], "objective": float(prog.lp.c @ x),
+                       "max_reduced_cost": pricing.max_rc / scale, "new": pricing.n_new, "negishi": True})
     if weights is not None:
         if equilibrium:
             x = _balance_on_face(prog, pt, backend)
