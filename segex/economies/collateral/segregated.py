@@ -21,7 +21,7 @@ from ...errors import SolveError
 from .grids import CollateralGrids
 from .model import CollateralEconomy
 from . import colgen
-from .program2 import ROWS, Program2, build_program2, bundle_prices
+from .program2 import ROWS, Program2, build_program2, bundle_prices, bundle_table, make_type_columns
 
 #: An exchange is active when this much population mass trades there: far above the
 #: solver's feasibility tolerance (1e-9), far below any economically meaningful share.
@@ -77,8 +77,9 @@ class _Oracle:
     dual simplex re-solve (only the objective changes with the weights).
     """
 
-    def __init__(self, prog: Program2, backend, solver_opts):
+    def __init__(self, prog: Program2, backend, solver_opts, pricer=None):
         self.prog, self.backend = prog, backend
+        self.pricer = pricer
         self.H, self.alpha = prog.econ.H, prog.econ.share
         self.session = None
         if backend == "highs":
@@ -109,7 +110,7 @@ class _Oracle:
         r = self.residual(x, pt)
         if np.abs(r[pen]).max() <= 1e-12:
             return x, pt
-        pt2 = _rebalance_prices(self.prog, x, pt, self.backend, pen)
+        pt2 = _rebalance_prices(self.prog, x, pt, self.backend, pen, pricer=self.pricer)
         if pt2 is not None and np.abs(self.residual(x, pt2)[pen]).max() < np.abs(r[pen]).max():
             return x, pt2
         return x, pt
@@ -123,13 +124,15 @@ class _Oracle:
         return np.bincount(prog.col_type, prog.col_util * x, minlength=prog.econ.H)
 
 
-def _rebalance_prices(prog: Program2, x, pt, backend, penalize, rounds=6):
+def _rebalance_prices(prog: Program2, x, pt, backend, penalize, rounds=12, pricer=None):
     """Dual face LP: optimal duals complementary to x at which x's budgets balance.
 
     By complementary slackness type h's budget in welfare units is linear in the duals:
     ``B_h(y) = lambda^h alpha^h U^h(x) - sum(prob-row duals of h) - alpha^h (y_good1 e10 + y_good2 e20)``.
     Constraints: dual feasibility ``A_j'y >= c_j`` (equality where x_j > 0), generated
-    lazily from the near-binding columns; objective: the budget slacks of ``penalize``.
+    lazily from the near-binding columns -- and, with ``pricer(y, weights) -> (A, c)``
+    (column generation), from bundles outside the LP, so that the new prices admit no
+    profitable bundle anywhere; objective: the budget slacks of ``penalize``.
     Returns a NegishiPoint with the new prices, or None.
     """
     import scipy.sparse as sp
@@ -158,13 +161,17 @@ def _rebalance_prices(prog: Program2, x, pt, backend, penalize, rounds=6):
     rhs = -prog.weights * econ.share * U
     wscale = econ.share * wealth * P10  # slack weights: residual in units of wealth
     pen = np.asarray(penalize, float)
+    extra_A, extra_c = [], []  # dual constraints of bundles outside the LP (pricer)
     for _ in range(rounds):
         cols = np.nonzero(active)[0]
-        At = lp.A[:, cols].T.tocsr()
-        M = sp.vstack([sp.hstack([At, sp.csr_matrix((cols.size, 2 * H))]),
+        blocks = [lp.A[:, cols].T] + [Ae.T for Ae in extra_A]
+        At = sp.vstack(blocks).tocsr()
+        ce = np.concatenate([c[cols], *extra_c])
+        eqs = np.concatenate([eq[cols], *[np.zeros(v.size, bool) for v in extra_c]])
+        M = sp.vstack([sp.hstack([At, sp.csr_matrix((At.shape[0], 2 * H))]),
                        sp.hstack([Bm, -sp.identity(H), sp.identity(H)])]).tocsc()
-        lb = np.concatenate([c[cols], rhs])
-        ub = np.concatenate([np.where(eq[cols], c[cols], np.inf), rhs])
+        lb = np.concatenate([ce, rhs])
+        ub = np.concatenate([np.where(eqs, ce, np.inf), rhs])
         dual_lp = LP(c=np.concatenate([np.zeros(m), -pen / wscale, -pen / wscale]), A=M,
                      col_lb=np.concatenate([np.full(m, -np.inf), np.zeros(2 * H)]),
                      col_ub=np.full(m + 2 * H, np.inf), row_lb=lb, row_ub=ub, col_blocks={}, row_blocks={})
@@ -174,9 +181,18 @@ def _rebalance_prices(prog: Program2, x, pt, backend, penalize, rounds=6):
             return None
         rc = c - lp.A.T @ y
         viol = rc > 1e-9 * scale
-        if not np.any(viol & ~active):
-            break
+        grew = bool(np.any(viol & ~active))
         active |= viol
+        if pricer is not None:
+            Ap, cp = pricer(y, prog.weights)
+            if Ap is not None and Ap.shape[1]:
+                bad = np.nonzero(cp - Ap.T @ y > 1e-9 * scale)[0]
+                if bad.size:
+                    extra_A.append(Ap[:, bad])
+                    extra_c.append(cp[bad])
+                    grew = True
+        if not grew:
+            break
     else:
         return None
     sol = LPSolution(status="optimal", objective=float(c @ x), x=x, row_dual=y, col_dual=rc, solve_s=0.0,
@@ -586,7 +602,7 @@ def solve_segregated(
         tb = time.perf_counter()
         prog = build_program2(econ, grids, weights, boundary, columns=cols)
         build_s += time.perf_counter() - tb
-        oracle = _Oracle(prog, backend, opts)
+        oracle = _Oracle(prog, backend, opts, pricer=_bundle_pricer(prog, tol) if method == "colgen" else None)
         if method == "colgen" and rnd > 0 and oracle.session is not None:
             basis = colgen.map_basis(prev_prog, prog, prev_session.h.getBasis())
             if basis is not None:
@@ -667,6 +683,27 @@ def solve_segregated(
         res.certificate.add("pricing.max_reduced_cost", max(rounds[-1]["max_reduced_cost"], 0.0), max(tol, 1e-12),
                             "largest reduced cost of any bundle (a, c0 continuous; k, z on grid) / max|c|")
     return res
+
+
+def _bundle_pricer(prog: Program2, tol):
+    """For the dual face LP under column generation: the profitable bundles outside the
+    restricted master at duals y, as LP columns (same rows) and objective coefficients."""
+
+    def pricer(y, weights):
+        econ, grids = prog.econ, prog.grids
+        scale = max(1.0, np.abs(prog.lp.c).max())
+        pr = colgen.price(prog, y, weights, tol * scale, grids.a.max())
+        if pr.n_new == 0:
+            return None, None
+        cols = []
+        for h in range(econ.H):
+            c10n, c20n, x1n = pr.new[h]
+            x1 = [bundle_table(econ, grids, h, s, *x1n[s]) for s in range(econ.S)]
+            cols.append(make_type_columns(econ, c10n, c20n, grids.k, x1))
+        extra = build_program2(econ, grids, weights, columns=cols)
+        return extra.lp.A.tocsc(), extra.lp.c
+
+    return pricer
 
 
 def _cheap_round(rounds) -> bool:
