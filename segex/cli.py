@@ -34,8 +34,7 @@ import sys
 from . import __version__
 from .errors import SegexError
 
-CONCEPTS = ("externality", "segregated")
-BACKENDS = ("highs", "cvxpy")
+from .io.config import BACKENDS, CONCEPTS, METHODS  # noqa: E402
 
 #: concept -> (module, function)
 SOLVERS = {
@@ -64,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a text report")
     s.add_argument("--out", metavar="FILE.nc", help="write every concept's dataset to this netCDF4 file")
     s.add_argument("--backend", choices=BACKENDS, help="LP backend (overrides solve.backend)")
+    s.add_argument("--method", choices=METHODS,
+                   help="Program 2 by every grid bundle ('grid') or column generation ('colgen'; overrides solve.method)")
     s.add_argument("--concept", choices=CONCEPTS, action="extend", nargs="+", metavar="NAME",
                    help=f"solution concept(s) to compute, among {', '.join(CONCEPTS)} (overrides solve.concepts)")
     s.add_argument("--quiet", action="store_true", help="no progress bars or status messages")
@@ -107,6 +108,7 @@ def _solve(args) -> int:
     econ = spec.economy
     concepts = tuple(dict.fromkeys(args.concept)) if args.concept else spec.solve.concepts
     backend = args.backend or spec.solve.backend
+    method = args.method or spec.solve.method
     weights = spec.solve.weights
 
     solvers = {concept: _load_solver(concept) for concept in concepts}  # fail before any solve
@@ -121,7 +123,7 @@ def _solve(args) -> int:
             if grids is None:
                 grids = spec.build_grids()
             results[concept] = solver(econ, grids, weights=None if weights == "negishi" else np.array(weights),
-                                      backend=backend, progress=not args.quiet)
+                                      backend=backend, progress=not args.quiet, method=method)
 
     report = _report(econ.name, results)
     if args.json:

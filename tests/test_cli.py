@@ -80,8 +80,9 @@ def fake_segregated(monkeypatch):
     state = {"passed": True}
     mod = types.ModuleType(SEG)
 
-    def solve_segregated(econ, grids, weights=None, backend="highs", progress=True):
-        calls.append({"econ": econ, "grids": grids, "weights": weights, "backend": backend, "progress": progress})
+    def solve_segregated(econ, grids, weights=None, backend="highs", progress=True, method="grid"):
+        calls.append({"econ": econ, "grids": grids, "weights": weights, "backend": backend, "progress": progress,
+                      "method": method})
         return FakeResult(passed=state["passed"])
 
     mod.solve_segregated = solve_segregated

@@ -51,12 +51,14 @@ ECONOMIES = ("collateral",)
 CONCEPTS = ("externality", "segregated")
 #: LP backends ``solve.backend`` may name.
 BACKENDS = ("highs", "cvxpy")
+#: Program 2 methods ``solve.method`` may name: every grid bundle, or column generation.
+METHODS = ("grid", "colgen")
 
 TOP_KEYS = ("economy", "name", "beta", "gamma", "prob", "R", "types", "grid", "solve")
 TYPE_KEYS = ("share", "endowment")
 GRID_KEYS = ("c", "k", "z", "a")
 GRID_SPEC_KEYS = ("min", "max", "n", "spacing", "points")
-SOLVE_KEYS = ("concepts", "weights", "backend")
+SOLVE_KEYS = ("concepts", "weights", "backend", "method")
 
 
 @dataclass
@@ -67,6 +69,7 @@ class SolveOptions:
     concepts: tuple[str, ...] = CONCEPTS
     weights: str | tuple[float, ...] = "negishi"
     backend: str = "highs"
+    method: str = "grid"
 
 
 @dataclass
@@ -191,6 +194,7 @@ def parse_spec(data: dict, source: str = "<string>") -> RunSpec:
         concepts=_concepts(solve.get("concepts", list(CONCEPTS))),
         weights=_weights(solve.get("weights", "negishi"), H),
         backend=_backend(solve.get("backend", "highs")),
+        method=_method(solve.get("method", "grid")),
     )
     return RunSpec(economy=econ, grid=dict(grid), solve=options, path=source if is_file else None)
 
@@ -347,4 +351,11 @@ def _backend(b) -> str:
     return b
 
 
-__all__ = ["RunSpec", "SolveOptions", "load_spec", "parse_spec", "ECONOMIES", "CONCEPTS", "BACKENDS"]
+def _method(m) -> str:
+    if not isinstance(m, str) or m not in METHODS:
+        hint = _suggest(m, METHODS) if isinstance(m, str) else ""
+        raise SpecError("solve.method", f"unknown method {m!r}{hint}; choose from {', '.join(map(repr, METHODS))}")
+    return m
+
+
+__all__ = ["RunSpec", "SolveOptions", "load_spec", "parse_spec", "ECONOMIES", "CONCEPTS", "BACKENDS", "METHODS"]
