@@ -233,3 +233,12 @@ def test_env3_shares_written_as_decimals_sum_to_one():
     spec = load_spec(GRIDS / "kt_env3.toml")
     assert abs(spec.economy.share.sum() - 1.0) < 1e-8
     np.testing.assert_allclose(spec.economy.share, 1 / 3, rtol=1e-12)
+
+
+def test_solve_method():
+    base = {"economy": "collateral", "types": [{"share": 1.0, "endowment": [[1, 1], [1, 1]]}]}
+    assert parse_spec(base).solve.method == "grid"
+    assert parse_spec({**base, "solve": {"method": "colgen"}}).solve.method == "colgen"
+    with pytest.raises(SpecError) as e:
+        parse_spec({**base, "solve": {"method": "colgn"}})
+    assert e.value.field == "solve.method" and "colgen" in str(e.value)
