@@ -12,18 +12,13 @@ import numpy as np
 import pytest
 
 from segex.backends import solve
-from segex.economies.collateral import CollateralEconomy, CollateralGrids, solve_segregated
+from segex.economies.collateral import CollateralGrids, solve_segregated
 from segex.economies.collateral import colgen
+from segex.economies.collateral.kt import environment1 as env1
+from segex.economies.collateral.kt import environment2 as env2
 from segex.economies.collateral.program2 import build_program2
 
 
-def env1():
-    return CollateralEconomy.create([0.5, 0.5], [[[3, 3], [1, 1]], [[1, 1], [3, 3]]])
-
-
-def env2():
-    return CollateralEconomy.create([0.5, 0.5], [[[2, 2], [3, 3], [1, 1]], [[2, 2], [1, 1], [3, 3]]],
-                                    prob=[0.5, 0.5], R=[1, 1])
 
 
 @pytest.mark.parametrize("make,w", [(env1, [1.5, 0.5]), (env2, [1.2, 0.8])])

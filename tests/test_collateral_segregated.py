@@ -12,28 +12,16 @@ import numpy as np
 import pytest
 
 from segex.backends import solve
-from segex.economies.collateral import CollateralEconomy, CollateralGrids
+from segex.economies.collateral import CollateralGrids
 from segex.economies.collateral.externality import solve_externality
+from segex.economies.collateral.kt import environment1 as env1
+from segex.economies.collateral.kt import environment2 as env2
+from segex.economies.collateral.kt import environment3 as env3
 from segex.economies.collateral.program2 import build_program2, full_product_program2
 from segex.economies.collateral.segregated import solve_segregated
 
 
-def env1():
-    return CollateralEconomy.create([0.5, 0.5], [[[3, 3], [1, 1]], [[1, 1], [3, 3]]], name="KT Env 1")
 
-
-def env2():
-    return CollateralEconomy.create(
-        [0.5, 0.5], [[[2, 2], [3, 3], [1, 1]], [[2, 2], [1, 1], [3, 3]]], prob=[0.5, 0.5], R=[1, 1], name="KT Env 2"
-    )
-
-
-def env3():
-    return CollateralEconomy.create(
-        [1 / 3, 1 / 3, 1 / 3],
-        [[[4.26, 11.5], [0.5, 0.5]], [[3.92, 0.5], [7, 5]], [[4.32, 0.5], [5, 7]]],
-        name="KT Env 3",
-    )
 
 
 def env1_grid(e, nk=51, nz=41, na=21, nc=401):

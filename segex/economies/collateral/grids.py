@@ -63,7 +63,7 @@ class CollateralGrids:
         for l in range(2):
             lo_d = 0.1 * e0[:, l].min()
             hi_d = E[0, l] / amin
-            c0.append(_grid(c_specs[l], f"grid.c" if not isinstance(c, list) else f"grid.c[{l}]",
+            c0.append(_grid(c_specs[l], "grid.c" if not isinstance(c, list) else f"grid.c[{l}]",
                             lo_d, hi_d, DEFAULT_N["c"], geometric=True,
                             must_hold=e0[:, l], what=f"every type's t=0 endowment of good {l + 1}"))
         kmax = E[0, 1] / amin

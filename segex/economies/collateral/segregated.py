@@ -258,7 +258,7 @@ class SegregatedResult:
     # ------------------------------------------------------------------ read-back
     def _type_stats(self):
         prog, econ, x, pr = self.prog, self.econ, self.x, self.prices
-        H, S = econ.H, econ.S
+        S = econ.S
         out = []
         for h, tc in enumerate(prog.columns):
             xc1 = x[prog.block(f"c10[{h}]").slice]
@@ -598,12 +598,13 @@ def solve_segregated(
     w_start = np.asarray(weights if weights is not None else weights0, float) \
         if (weights is not None or weights0 is not None) else None
     rounds = []
+    prev_prog = prev_session = None  # the previous restricted master, for basis mapping
     for rnd in range(max_rounds if method == "colgen" else 1):
         tb = time.perf_counter()
         prog = build_program2(econ, grids, weights, boundary, columns=cols)
         build_s += time.perf_counter() - tb
         oracle = _Oracle(prog, backend, opts, pricer=_bundle_pricer(prog, tol) if method == "colgen" else None)
-        if method == "colgen" and rnd > 0 and oracle.session is not None:
+        if method == "colgen" and prev_session is not None and oracle.session is not None:
             basis = colgen.map_basis(prev_prog, prog, prev_session.h.getBasis())
             if basis is not None:
                 oracle.session.set_basis(basis)
@@ -633,9 +634,9 @@ def solve_segregated(
             w_start = pt.weights
         if pricing.n_new == 0 and (weights is not None or sol is not None):
             break
+        prev_prog, prev_session = prog, oracle.session
         if pricing.n_new:
             cols = colgen.merge(econ, grids, cols, pricing)
-            prev_prog, prev_session = prog, oracle.session
     if weights is None and sol is None:
         # column generation stopped (round limit) after a fixed-weight round: the
         # equilibrium is still searched on the final restricted master, and the
