@@ -298,6 +298,7 @@ class NegishiSearch:
                 v[m - 1] = 0.5 * (lo_u + hi_u)
                 mid = self._eval(v)
                 x, pt = self.o.balance(mid, pool, target)
+                pt.u = mid.u
                 sol = LevelSolution(pt, x, pool + [mid.state.sol.x], self.o.residual(x, pt))
                 if _worst(sol, m) < _worst(best, m):
                     best = sol
@@ -313,6 +314,7 @@ class NegishiSearch:
             ut = np.log(lam[1:] / lam[0])
             pt = self._eval(ut)
             x, pt = self.o.balance(pt, [pool[i] for i in sup], target)
+            pt.u = ut  # a re-priced point (dual face) sits at the same weights
             r = self.o.residual(x, pt)
             if _DEBUG:
                 print(f"endgame m={m} sup={sup.tolist()} pool={len(pool)} r={r} vertex r={pt.transfer / pt.wealth}")
