@@ -16,6 +16,7 @@ from segex.economies.collateral import CollateralGrids, solve_segregated
 from segex.economies.collateral import colgen
 from segex.economies.collateral.kt import environment1 as env1
 from segex.economies.collateral.kt import environment2 as env2
+from segex.economies.collateral.kt import environment3 as env3
 from segex.economies.collateral.program2 import build_program2
 
 
@@ -97,3 +98,19 @@ def test_refinement_halves_the_step_around_the_support():
         steps = np.diff(finer.z[0][max(j - 1, 0):j + 2])
         assert steps.max() <= 0.5 * np.diff(grids.z[0]).max() + 1e-12
     assert finer.k.size > grids.k.size
+
+
+@pytest.mark.slow
+def test_colgen_env3_equilibrium():
+    """Three types by column generation: certified (no profitable bundle anywhere, budgets
+    balanced), with Table 5's two exchanges and type 1's mixture."""
+    e = env3()
+    g = CollateralGrids.build(e, k={"min": 0, "max": 12, "n": 49}, z={"min": 0.5, "max": 1.05, "n": 56},
+                              a={"min": -3, "max": 3, "n": 13})
+    r = solve_segregated(e, g, method="colgen")
+    assert r.certificate.passed, str(r.certificate)
+    d = r.to_dict()
+    zs = sorted(x["z"] for x in d["exchanges"] if x["active"])
+    assert len(zs) == 2 and zs[0] == pytest.approx(0.6113, abs=0.02) and zs[1] == pytest.approx(0.8132, abs=0.02)
+    low = [k for k, v in d["types"][0]["shares"].items() if next(x["z"] for x in d["exchanges"] if x["id"] == k) < 0.7]
+    assert sum(d["types"][0]["shares"][k] for k in low) == pytest.approx(0.1969, abs=0.02)

@@ -600,15 +600,21 @@ def solve_segregated(
     rounds = []
     prev_prog = prev_session = None  # the previous restricted master, for basis mapping
     for rnd in range(max_rounds if method == "colgen" else 1):
-        tb = time.perf_counter()
-        prog = build_program2(econ, grids, weights, boundary, columns=cols)
-        build_s += time.perf_counter() - tb
-        oracle = _Oracle(prog, backend, opts, pricer=_bundle_pricer(prog, tol) if method == "colgen" else None)
-        if method == "colgen" and prev_session is not None and oracle.session is not None:
-            basis = colgen.map_basis(prev_prog, prog, prev_session.h.getBasis())
-            if basis is not None:
-                oracle.session.set_basis(basis)
-                oracle.session.h.setOptionValue("solver", "simplex")
+        if rounds and rounds[-1]["new"] == 0:
+            # same columns as last round: keep the LP and its solver session, so the
+            # search starts from the very duals that priced nothing in (a degenerate LP
+            # has many optimal duals, and a fresh solve may return another)
+            pass
+        else:
+            tb = time.perf_counter()
+            prog = build_program2(econ, grids, weights, boundary, columns=cols)
+            build_s += time.perf_counter() - tb
+            oracle = _Oracle(prog, backend, opts, pricer=_bundle_pricer(prog, tol) if method == "colgen" else None)
+            if method == "colgen" and prev_session is not None and oracle.session is not None:
+                basis = colgen.map_basis(prev_prog, prog, prev_session.h.getBasis())
+                if basis is not None:
+                    oracle.session.set_basis(basis)
+                    oracle.session.h.setOptionValue("solver", "simplex")
         trace = []
         if weights is not None:
             pt = oracle.evaluate(np.asarray(weights, float))
