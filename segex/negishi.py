@@ -147,7 +147,14 @@ class LevelSolution:
     residual: np.ndarray  # (H,) budget residual T/w of x at the point's prices
 
 
+#: SEGEX_DEBUG=1 traces the end-game on stderr
 _DEBUG = bool(__import__("os").environ.get("SEGEX_DEBUG"))
+
+
+def _debug(msg: str) -> None:
+    import sys
+
+    print(msg, file=sys.stderr, flush=True)
 #: relative welfare gap within which a pooled vertex counts as a frontier neighbour
 NEAR_OPT = 1e-6
 
@@ -274,7 +281,7 @@ class NegishiSearch:
         pool = pool or (slo.pool + shi.pool)
         best = min((slo, shi), key=lambda s: np.abs(s.residual[target]).max())
         if _DEBUG:
-            print(f"enter endgame m={m} bracket=[{lo_u:.6g},{hi_u:.6g}] pool={len(pool)} "
+            _debug(f"enter endgame m={m} bracket=[{lo_u:.6g},{hi_u:.6g}] pool={len(pool)} "
                   f"r_lo={slo.residual} r_hi={shi.residual}")
         cur = best.point
         fixed_logw = np.concatenate([[0.0], u])
@@ -291,7 +298,7 @@ class NegishiSearch:
                 found = surround_zero(R)
             if found is None:
                 if _DEBUG:
-                    print(f"  no surround m={m}: R=\n{R}")
+                    _debug(f"  no surround m={m}: R=\n{R}")
                 # no allocation mix surrounds zero: try the prices instead, at the
                 # middle of the bracket (the dual breakpoint when the bracket is tiny)
                 v = u.copy()
@@ -317,7 +324,7 @@ class NegishiSearch:
             pt.u = ut  # a re-priced point (dual face) sits at the same weights
             r = self.o.residual(x, pt)
             if _DEBUG:
-                print(f"endgame m={m} sup={sup.tolist()} pool={len(pool)} r={r} vertex r={pt.transfer / pt.wealth}")
+                _debug(f"endgame m={m} sup={sup.tolist()} pool={len(pool)} r={r} vertex r={pt.transfer / pt.wealth}")
             sol = LevelSolution(pt, x, [pool[i] for i in sup] + [pt.state.sol.x], r)
             if np.abs(r[target]).max() <= self.budget_tol:
                 return sol

@@ -20,6 +20,7 @@ geometrically; see issue 4's progress note.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -103,7 +104,7 @@ def solve_to_tolerance(
         })
         if progress:
             print(f"refinement {step}: k {grids.k.size} pts, z {[z.size for z in grids.z]} pts, "
-                  f"LP {res.lp['rows']}x{res.lp['cols']}, change {change:.2e}", flush=True)
+                  f"LP {res.lp['rows']}x{res.lp['cols']}, change {change:.2e}", file=sys.stderr, flush=True)
         if change < tol:
             break
         prev, w0 = cur, res.weights
