@@ -593,66 +593,19 @@ def solve_segregated(
     opts = {"solver": solver, "presolve": presolve} if backend == "highs" else {}
     bar = _progress(progress, econ)
     t0 = time.perf_counter()
-    build_s = 0.0
-    cols = colgen.initial_columns(econ, grids) if method == "colgen" else None
-    w_start = np.asarray(weights if weights is not None else weights0, float) \
-        if (weights is not None or weights0 is not None) else None
-    rounds = []
-    prev_prog = prev_session = None  # the previous restricted master, for basis mapping
-    for rnd in range(max_rounds if method == "colgen" else 1):
-        if rounds and rounds[-1]["new"] == 0:
-            # same columns as last round: keep the LP and its solver session, so the
-            # search starts from the very duals that priced nothing in (a degenerate LP
-            # has many optimal duals, and a fresh solve may return another)
-            pass
-        else:
-            tb = time.perf_counter()
-            prog = build_program2(econ, grids, weights, boundary, columns=cols)
-            build_s += time.perf_counter() - tb
-            oracle = _Oracle(prog, backend, opts, pricer=_bundle_pricer(prog, tol) if method == "colgen" else None)
-            if method == "colgen" and prev_session is not None and oracle.session is not None:
-                basis = colgen.map_basis(prev_prog, prog, prev_session.h.getBasis())
-                if basis is not None:
-                    oracle.session.set_basis(basis)
-                    oracle.session.h.setOptionValue("solver", "simplex")
-        trace = []
-        if weights is not None:
-            pt = oracle.evaluate(np.asarray(weights, float))
-            x = pt.state.sol.x
-            sol = None
-        elif method == "colgen" and _cheap_round(rounds):
-            # early rounds: price at fixed weights (the last ones found), Negishi later
-            pt = oracle.evaluate(w_start if w_start is not None else np.ones(econ.H))
-            x, sol = pt.state.sol.x, None
-        else:
-            sol, tr = ng.negishi(oracle, progress=bar, weights0=w_start)
-            pt, x, trace = sol.point, sol.x, tr.rows()
-        if method == "grid":
-            break
-        scale = max(1.0, np.abs(prog.lp.c).max())
-        pricing = colgen.price(prog, pt.state.sol.row_dual, pt.weights, tol * scale, grids.a.max())
-        rounds.append({"round": rnd, "cols": prog.lp.A.shape[1], "objective": float(prog.lp.c @ x),
-                       "max_reduced_cost": pricing.max_rc / scale, "new": pricing.n_new,
-                       "negishi": sol is not None})
-        if progress and bar is not None:
-            bar.set_postfix(round=rnd, cols=prog.lp.A.shape[1], max_rc=f"{pricing.max_rc / scale:.1e}")
-        if weights is None:
-            w_start = pt.weights
-        if pricing.n_new == 0 and (weights is not None or sol is not None):
-            break
-        prev_prog, prev_session = prog, oracle.session
-        if pricing.n_new:
-            cols = colgen.merge(econ, grids, cols, pricing)
-    if weights is None and sol is None:
-        # column generation stopped (round limit) after a fixed-weight round: the
-        # equilibrium is still searched on the final restricted master, and the
-        # certificate's pricing check reports how far from optimal its columns are
-        sol, tr = ng.negishi(oracle, progress=bar, weights0=w_start)
-        pt, x, trace = sol.point, sol.x, tr.rows()
-        scale = max(1.0, np.abs(prog.lp.c).max())
-        pricing = colgen.price(prog, pt.state.sol.row_dual, pt.weights, tol * scale, grids.a.max())
-        rounds.append({"round": len(rounds), "cols": prog.lp.A.shape[1], "objective": float(prog.lp.c @ x),
-                       "max_reduced_cost": pricing.max_rc / scale, "new": pricing.n_new, "negishi": True})
+    w_start = None
+    if weights is not None or weights0 is not None:
+        w_start = np.asarray(weights if weights is not None else weights0, float)
+    if method == "grid":
+        tb = time.perf_counter()
+        prog = build_program2(econ, grids, weights, boundary)
+        build_s = time.perf_counter() - tb
+        oracle = _Oracle(prog, backend, opts)
+        pt, x, sol, trace = _solve_master(oracle, weights, w_start, bar, negishi=True)
+        rounds = []
+    else:
+        prog, oracle, pt, x, sol, trace, rounds, build_s = _column_generation(
+            econ, grids, weights, boundary, backend, opts, tol, max_rounds, w_start, bar)
     if weights is not None:
         if equilibrium:
             x = _balance_on_face(prog, pt, backend)
@@ -692,6 +645,76 @@ def solve_segregated(
     return res
 
 
+def _solve_master(oracle, weights, w_start, bar, negishi):
+    """One solve of the (restricted) Program 2: at the given weights, or -- with
+    ``negishi`` and no weights -- the Negishi search. Returns (point, x, search, trace)."""
+    if weights is not None:
+        pt = oracle.evaluate(np.asarray(weights, float))
+        return pt, pt.state.sol.x, None, []
+    if not negishi:
+        pt = oracle.evaluate(w_start if w_start is not None else np.ones(oracle.H))
+        return pt, pt.state.sol.x, None, []
+    sol, tr = ng.negishi(oracle, progress=bar, weights0=w_start)
+    return sol.point, sol.x, sol, tr.rows()
+
+
+def _column_generation(econ, grids, weights, boundary, backend, opts, tol, max_rounds, w_start, bar):
+    """Column generation around :func:`_solve_master` (see :mod:`.colgen`).
+
+    Rounds at fixed weights (one warm LP each) until no column prices in; then, without
+    given weights, a Negishi search on the restricted master; after a search that priced
+    new columns in, back to fixed weights (the new equilibrium's). Done when a search
+    (or, with given weights, a round) prices nothing in, or at ``max_rounds``; the
+    certificate then reports the largest reduced cost left.
+    """
+    cols = colgen.initial_columns(econ, grids)
+    rounds, build_s = [], 0.0
+    prog = oracle = prev_prog = prev_session = None
+    pt = x = sol = None
+    trace = []
+    for rnd in range(max_rounds):
+        if not rounds or rounds[-1]["new"] > 0:
+            # (same columns as last round: keep the LP and its solver session, so the
+            # search starts from the very duals that priced nothing in -- a degenerate
+            # LP has many optimal duals, and a fresh solve may return another)
+            tb = time.perf_counter()
+            prog = build_program2(econ, grids, weights, boundary, columns=cols)
+            build_s += time.perf_counter() - tb
+            oracle = _Oracle(prog, backend, opts, pricer=_bundle_pricer(prog, tol))
+            if prev_session is not None and oracle.session is not None:
+                basis = colgen.map_basis(prev_prog, prog, prev_session.h.getBasis())
+                if basis is not None:
+                    oracle.session.set_basis(basis)
+                    oracle.session.h.setOptionValue("solver", "simplex")
+        pt, x, sol, trace = _solve_master(oracle, weights, w_start, bar, negishi=not _cheap_round(rounds))
+        rounds.append(_price_round(prog, pt, x, tol, len(rounds), sol is not None))
+        if bar is not None:
+            bar.set_postfix(round=rnd, cols=prog.lp.A.shape[1], max_rc=f"{rounds[-1]['max_reduced_cost']:.1e}")
+        if weights is None:
+            w_start = pt.weights
+        if rounds[-1]["new"] == 0 and (weights is not None or sol is not None):
+            break
+        prev_prog, prev_session = prog, oracle.session
+        if rounds[-1]["new"]:
+            cols = colgen.merge(econ, grids, cols, rounds[-1].pop("pricing"))
+    if weights is None and sol is None:
+        # stopped at the round limit after a fixed-weight round: still search the
+        # equilibrium on the final master; the pricing check reports what is left
+        pt, x, sol, trace = _solve_master(oracle, weights, w_start, bar, negishi=True)
+        rounds.append(_price_round(prog, pt, x, tol, len(rounds), True))
+    for r in rounds:
+        r.pop("pricing", None)
+    return prog, oracle, pt, x, sol, trace, rounds, build_s
+
+
+def _price_round(prog, pt, x, tol, rnd, searched) -> dict:
+    scale = max(1.0, np.abs(prog.lp.c).max())
+    pricing = colgen.price(prog, pt.state.sol.row_dual, pt.weights, tol * scale, prog.grids.a.max())
+    return {"round": rnd, "cols": prog.lp.A.shape[1], "objective": float(prog.lp.c @ x),
+            "max_reduced_cost": pricing.max_rc / scale, "new": pricing.n_new, "negishi": searched,
+            "pricing": pricing}
+
+
 def _bundle_pricer(prog: Program2, tol):
     """For the dual face LP under column generation: the profitable bundles outside the
     restricted master at duals y, as LP columns (same rows) and objective coefficients."""
@@ -714,16 +737,8 @@ def _bundle_pricer(prog: Program2, tol):
 
 
 def _cheap_round(rounds) -> bool:
-    """Column generation with Negishi alternates two phases: rounds at fixed weights
-    (one warm LP each) until no column prices in, then one Negishi search on the
-    restricted master; after a search that priced new columns in, back to fixed
-    weights (the new equilibrium's). Done when a search prices nothing in."""
-    if not rounds:
-        return True
-    last = rounds[-1]
-    if last["negishi"]:
-        return last["new"] > 0
-    return last["new"] > 0
+    """A fixed-weight round (no Negishi search) while the last round priced columns in."""
+    return not rounds or rounds[-1]["new"] > 0
 
 
 def _progress(enabled, econ):
