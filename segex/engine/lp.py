@@ -188,11 +188,15 @@ class LPSolution:
 
     def dual_objective(self, lp: LP) -> float:
         """b'y + bound terms of the dual; equals the primal objective at optimum (strong duality)."""
-        y = self.row_dual
-        # rows: a binding bound contributes bound * y; use ub where y > 0 (max problem), lb where y < 0
-        rb = np.where(y > 0, lp.row_ub, lp.row_lb)
-        rb = np.where(np.isfinite(rb), rb, 0.0)
-        d = self.col_dual
-        cb = np.where(d > 0, lp.col_ub, lp.col_lb)
-        cb = np.where(np.isfinite(cb), cb, 0.0)
-        return float(rb @ y + cb @ d) + lp.offset
+        return dual_objective(lp, self.row_dual, self.col_dual)
+
+
+def dual_objective(lp: LP, y: np.ndarray, d: np.ndarray) -> float:
+    """Dual objective of the maximisation at row duals y and reduced costs d = c - A'y:
+    each row contributes its binding bound times y (the upper bound where y > 0, the lower
+    where y < 0), each column its binding bound times d; infinite bounds contribute 0."""
+    rb = np.where(y > 0, lp.row_ub, lp.row_lb)
+    rb = np.where(np.isfinite(rb), rb, 0.0)
+    cb = np.where(d > 0, lp.col_ub, lp.col_lb)
+    cb = np.where(np.isfinite(cb), cb, 0.0)
+    return float(rb @ y + cb @ d) + lp.offset

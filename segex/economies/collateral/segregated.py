@@ -256,7 +256,18 @@ class SegregatedResult:
     negishi_trace: list = field(default_factory=list)
 
     # ------------------------------------------------------------------ read-back
+    # The result is immutable once built; read-backs (per-type statistics, and the fee
+    # intervals, which solve two small LPs per exchange) are computed once and cached.
+    def _cached(self, key, fn):
+        cache = self.__dict__.setdefault("_readback", {})
+        if key not in cache:
+            cache[key] = fn()
+        return cache[key]
+
     def _type_stats(self):
+        return self._cached("type_stats", self._compute_type_stats)
+
+    def _compute_type_stats(self):
         prog, econ, x, pr = self.prog, self.econ, self.x, self.prices
         S = econ.S
         out = []
@@ -314,9 +325,12 @@ class SegregatedResult:
 
     def exchanges(self):
         """Every exchange (s, z): price p(z), fee P_Delta, Q, population mass, fee interval."""
+        return self._cached("exchanges", self._compute_exchanges)
+
+    def _compute_exchanges(self):
         econ, pr = self.econ, self.prices
         stats = self._type_stats()
-        lo_hi = fee_intervals(self)
+        lo_hi = self._cached("fee_intervals", lambda: fee_intervals(self))
         rows = []
         for s in range(econ.S):
             zg = self.grids.z[s]
@@ -410,8 +424,12 @@ class SegregatedResult:
 
     @property
     def lump_sum(self) -> np.ndarray:
-        spend, wealth, _ = expenditures(self.prog, self.x, self.prices)
-        return spend - wealth
+        """(H,) Negishi transfer each type still needs to afford its lottery (0 in equilibrium)."""
+        def compute():
+            spend, wealth, _ = expenditures(self.prog, self.x, self.prices)
+            return spend - wealth
+
+        return self._cached("lump_sum", compute)
 
     def to_dataset(self) -> xr.Dataset:
         econ, g = self.econ, self.grids
