@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="FILE.nc", help="write every concept's dataset to this netCDF4 file")
     s.add_argument("--backend", choices=BACKENDS, help="LP backend (overrides solve.backend)")
     s.add_argument("--method", choices=METHODS,
-                   help="Program 2 by every grid bundle ('grid') or column generation ('colgen'; overrides solve.method)")
+                   help="Program 2 by every grid bundle ('grid'), by column generation with securities and t=0 "
+                        "consumption continuous ('colgen'), or by column generation over the grid's own bundles "
+                        "('colgen-grid'); overrides solve.method")
     s.add_argument("--concept", choices=CONCEPTS, action="extend", nargs="+", metavar="NAME",
                    help=f"solution concept(s) to compute, among {', '.join(CONCEPTS)} (overrides solve.concepts)")
     s.add_argument("--quiet", action="store_true", help="no progress bars or status messages")

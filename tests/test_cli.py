@@ -205,9 +205,11 @@ def tiny_spec(tmp_path):
 
 
 @needs_segregated
-def test_json_segregated_real_small_grid(tmp_path, capsys):
+@pytest.mark.parametrize("method", ["grid", "colgen", "colgen-grid"])
+def test_json_segregated_real_small_grid(tmp_path, capsys, method):
     out = tmp_path / "seg.nc"
-    rc = main(["solve", str(tiny_spec(tmp_path)), "--json", "--concept", "segregated", "--quiet", "--out", str(out)])
+    rc = main(["solve", str(tiny_spec(tmp_path)), "--json", "--concept", "segregated", "--quiet", "--out", str(out),
+               "--method", method])
     d = json.loads(capsys.readouterr().out)
     assert rc == (0 if d["certificate"]["passed"] else 1)
     assert {"rows", "cols", "nnz", "build_s", "solve_s"} <= set(d["lp"])

@@ -43,6 +43,7 @@ import numpy as np
 
 from ..economies.collateral.grids import CollateralGrids
 from ..economies.collateral.model import CollateralEconomy
+from ..economies.collateral.segregated import METHODS  # Program 2 methods solve.method may name
 from ..errors import SpecError
 
 #: Economies a grid file may name.
@@ -51,8 +52,6 @@ ECONOMIES = ("collateral",)
 CONCEPTS = ("externality", "segregated")
 #: LP backends ``solve.backend`` may name.
 BACKENDS = ("highs", "cvxpy")
-#: Program 2 methods ``solve.method`` may name: every grid bundle, or column generation.
-METHODS = ("grid", "colgen")
 
 TOP_KEYS = ("economy", "name", "beta", "gamma", "prob", "R", "types", "grid", "solve")
 TYPE_KEYS = ("share", "endowment")

@@ -63,8 +63,14 @@ def initial_columns(econ: CollateralEconomy, grids: CollateralGrids) -> list:
     return out
 
 
-def price(prog: Program2, row_dual: np.ndarray, weights, tol: float, a_max: float) -> Pricing:
-    """Best bundle of every block at the duals; collect those with reduced cost > tol."""
+def price(prog: Program2, row_dual: np.ndarray, weights, tol: float, a_max: float, candidates=None) -> Pricing:
+    """Best bundle of every block at the duals; collect those with reduced cost > tol.
+
+    ``candidates``: optional per-type :class:`TypeColumns` enumerating explicit grid
+    bundles (:func:`~.program2.type_columns`). Pricing then scans exactly those --
+    the master's t = 0 points are already the whole c grid -- so column generation
+    solves the grid LP itself, without building it (tested equal to it).
+    """
     econ, grids, lp = prog.econ, prog.grids, prog.lp
     rb = lp.row_blocks
     y = row_dual
@@ -77,7 +83,7 @@ def price(prog: Program2, row_dual: np.ndarray, weights, tol: float, a_max: floa
     for h in range(econ.H):
         lam = weights[h]
         c_new = []
-        for l in range(2):
+        for l in range(2 if candidates is None else 0):
             yprob = y[rb["prob"].index(h, l)]
             if yg[l] <= 0:
                 c_new.append(np.zeros(0))
@@ -90,13 +96,17 @@ def price(prog: Program2, row_dual: np.ndarray, weights, tol: float, a_max: floa
             c_new.append(np.array([cstar]) if fresh else np.zeros(0))
         x1_new = []
         for s in range(econ.S):
-            ki, zi, a, rc = best_security(econ, grids, y, rb, h, s, lam, a_max)
+            if candidates is None:
+                ki, zi, a, rc = best_security(econ, grids, y, rb, h, s, lam, a_max)
+            else:
+                ki, zi, a, rc = enumerated_security(econ, y, rb, h, s, lam, candidates[h].x1[s], grids.k.size)
             max_rc = max(max_rc, float(rc.max(initial=-np.inf)))
             sel = np.nonzero(rc > tol)[0]
             if sel.size > MAX_NEW_PER_BLOCK:
                 sel = sel[np.argsort(-rc[sel])[:MAX_NEW_PER_BLOCK]]
             x1_new.append((ki[sel], zi[sel], a[sel]))
             n_new += sel.size
+        c_new += [np.zeros(0)] * (2 - len(c_new))
         n_new += sum(c.size for c in c_new)
         new.append((c_new[0], c_new[1], x1_new))
     return Pricing(max_rc=max_rc, new=new, n_new=n_new)
@@ -134,8 +144,25 @@ def best_security(econ, grids, y, rb, h, s, lam, a_max):
     return ki.ravel(), zi.ravel(), a.ravel(), rc.ravel()
 
 
+def enumerated_security(econ, y, rb, h, s, lam, st, nk):
+    """Reduced costs of explicit state bundles ``st`` (a :func:`~.program2.bundle_table`),
+    vectorized: ``lam alpha beta pi_s v - y_cons[k] - alpha (a y_sec[z] + Delta y_rights[z])``."""
+    al = econ.share[h]
+    ycons = y[rb["cons"].index(np.full(nk, h), np.full(nk, s), np.arange(nk))]
+    ysec = y[rb[f"sec[{s}]"].slice]
+    yr = y[rb[f"rights[{s}]"].slice]
+    ki, zi, a = st["k_idx"], st["z_idx"], st["a"]
+    rc = (lam * al * econ.beta * econ.prob[s] * st["util"] - ycons[ki] - al * a * ysec[zi]
+          - al * st["delta"] * yr[zi])
+    return ki, zi, a, rc
+
+
 def merge(econ, grids, cols: list, pricing: Pricing) -> list:
-    """Add priced columns to the restricted master's column sets (duplicates dropped)."""
+    """Add priced columns to the restricted master's column sets (duplicates dropped).
+
+    Append-only: every old column keeps its position within its block and new ones
+    follow, so :func:`column_map` can carry primal vectors and bases to the new LP.
+    """
     out = []
     for h, tc in enumerate(cols):
         c10n, c20n, x1n = pricing.new[h]
@@ -148,17 +175,32 @@ def merge(econ, grids, cols: list, pricing: Pricing) -> list:
             _, first = np.unique(key, axis=0, return_index=True)
             first.sort()
             x1.append(bundle_table(econ, grids, h, s, ki[first], zi[first], a[first]))
-        out.append(make_type_columns(econ, np.union1d(tc.c10, c10n), np.union1d(tc.c20, c20n), grids.k, x1))
+        out.append(make_type_columns(econ, _append_new(tc.c10, c10n), _append_new(tc.c20, c20n), grids.k, x1))
+    return out
+
+
+def _append_new(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    new = np.unique(np.asarray(new, float))
+    fresh = ~np.isclose(new[:, None], old[None, :], rtol=1e-13, atol=0).any(axis=1) if old.size else np.ones(new.size, bool)
+    return np.concatenate([old, new[fresh]])
+
+
+def column_map(old: Program2, new: Program2) -> np.ndarray:
+    """Position in ``new`` of every column of ``old`` (built from :func:`merge`'s
+    append-only column sets: each block keeps its old columns first)."""
+    out = np.empty(old.lp.A.shape[1], dtype=np.int64)
+    for name, ob in old.lp.col_blocks.items():
+        nb = new.lp.col_blocks[name]
+        out[ob.slice] = nb.start + np.arange(ob.size)
     return out
 
 
 def map_basis(old: Program2, new: Program2, basis):
     """Carry a HiGHS basis of the previous restricted master to the enlarged one.
 
-    Rows are identical (same grids). Old columns keep their status: merge() keeps every
-    old state bundle first in its block, and the k blocks are unchanged; t = 0 points
-    are re-sorted, so they are located by value. New columns start nonbasic at zero.
-    Returns a ``highspy.HighsBasis`` or None when it cannot be mapped.
+    Rows are identical (same grids); old columns keep their status at their new
+    positions (:func:`column_map`); new columns start nonbasic at zero. Returns a
+    ``highspy.HighsBasis`` or None when it cannot be mapped.
     """
     import highspy
 
@@ -166,13 +208,7 @@ def map_basis(old: Program2, new: Program2, basis):
     if old_status.size != old.lp.A.shape[1] or len(basis.row_status) != new.lp.A.shape[0]:
         return None
     status = np.full(new.lp.A.shape[1], highspy.HighsBasisStatus.kLower, dtype=object)
-    for h, (to, tn) in enumerate(zip(old.columns, new.columns)):
-        for name, pos in ((f"c10[{h}]", np.searchsorted(tn.c10, to.c10)), (f"c20[{h}]", np.searchsorted(tn.c20, to.c20)),
-                          (f"k[{h}]", np.arange(to.k.size))):
-            status[new.block(name).start + pos] = old_status[old.block(name).slice]
-        for s_ in range(len(to.x1)):
-            ob, nb = old.block(f"x1[{h},{s_}]"), new.block(f"x1[{h},{s_}]")
-            status[nb.start:nb.start + ob.size] = old_status[ob.slice]
+    status[column_map(old, new)] = old_status
     out = highspy.HighsBasis()
     out.col_status = list(status)
     out.row_status = list(basis.row_status)
@@ -184,4 +220,4 @@ def count_columns(cols: list) -> int:
     return sum(tc.c10.size + tc.c20.size + tc.k.size + sum(st["a"].size for st in tc.x1) for tc in cols)
 
 
-__all__ = ["initial_columns", "price", "merge", "best_security", "Pricing", "TypeColumns"]
+__all__ = ["initial_columns", "price", "merge", "column_map", "map_basis", "best_security", "Pricing", "TypeColumns"]

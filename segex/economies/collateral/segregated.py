@@ -21,7 +21,11 @@ from ...errors import SolveError
 from .grids import CollateralGrids
 from .model import CollateralEconomy
 from . import colgen
-from .program2 import ROWS, Program2, build_program2, bundle_prices, bundle_table, make_type_columns
+from .program2 import ROWS, Program2, build_program2, bundle_prices, bundle_table, make_type_columns, type_columns
+
+#: "grid": every bundle on the grids is a column; "colgen": column generation with a
+#: and c0 continuous; "colgen-grid": column generation over the grid's own bundles.
+METHODS = ("grid", "colgen", "colgen-grid")
 
 #: An exchange is active when this much population mass trades there: far above the
 #: solver's feasibility tolerance (1e-9), far below any economically meaningful share.
@@ -444,6 +448,10 @@ class SegregatedResult:
             return np.array([np.concatenate([stats[h]["cond"][s][name] for s in range(S)]) for h in range(H)])
 
         delta = np.array([np.concatenate([stats[h]["delta"][s] for s in range(S)]) for h in range(H)])
+        # t = 0 lotteries on the union of the types' points (under column generation
+        # each type has its own points, off the c grid)
+        c10_pts, c10_x = _on_union([tc.c10 for tc in self.prog.columns], [d["x_c10"] for d in stats])
+        c20_pts, c20_x = _on_union([tc.c20 for tc in self.prog.columns], [d["x_c20"] for d in stats])
         ds = xr.Dataset(
             {
                 "k": ("type", [d["k"] for d in stats], {"long_name": "expected collateral k^h", "units": "good 2"}),
@@ -479,8 +487,8 @@ class SegregatedResult:
                 "mass": ("exchange", [e["mass"] for e in ex], {"long_name": "population mass in the exchange"}),
                 "active": ("exchange", np.array([e["active"] for e in ex], dtype=np.int8)),
                 "x_k": (("type", "k_grid"), np.array([d["x_k"] for d in stats]), {"long_name": "lottery over k"}),
-                "x_c10": (("type", "c10_grid"), np.array([d["x_c10"] for d in stats])),
-                "x_c20": (("type", "c20_grid"), np.array([d["x_c20"] for d in stats])),
+                "x_c10": (("type", "c10_grid"), c10_x, {"long_name": "lottery over t=0 consumption of good 1"}),
+                "x_c20": (("type", "c20_grid"), c20_x, {"long_name": "lottery over t=0 consumption of good 2"}),
                 "p0": ((), self.prices.p0, {"long_name": "price of good 2 at t=0", "units": "good 1 at t=0"}),
                 "welfare": ((), self.objective, {"long_name": "sum_h lambda^h alpha^h U^h"}),
             },
@@ -492,8 +500,8 @@ class SegregatedResult:
                 "exchange_state": ("exchange", [e["state"] for e in ex]),
                 "exchange_z": ("exchange", [e["z"] for e in ex]),
                 "k_grid": g.k,
-                "c10_grid": g.c0[0],
-                "c20_grid": g.c0[1],
+                "c10_grid": c10_pts,
+                "c20_grid": c20_pts,
             },
             attrs={
                 "economy": econ.name,
@@ -505,6 +513,15 @@ class SegregatedResult:
             },
         )
         return ds
+
+
+def _on_union(points: list, masses: list):
+    """Lotteries given on per-type point sets, as one (type, point) array on their union."""
+    pts = np.unique(np.concatenate(points))
+    out = np.zeros((len(points), pts.size))
+    for h, (p, m) in enumerate(zip(points, masses)):
+        np.add.at(out[h], np.searchsorted(pts, p), m)
+    return pts, out
 
 
 def fee_intervals(res: SegregatedResult):
@@ -581,6 +598,7 @@ def solve_segregated(
     tol: float = 1e-8,
     max_rounds: int = 200,
     weights0=None,
+    columns0=None,
 ) -> SegregatedResult:
     """Solve Program 2 and read back prices; with ``weights=None`` find Negishi weights.
 
@@ -600,14 +618,17 @@ def solve_segregated(
         coefficient|: no bundle outside the LP could raise welfare by more than this per
         unit of probability.
     weights0 : a starting guess for the Negishi weights (e.g. from a coarser grid).
+    columns0 : column generation's starting master, per type :class:`TypeColumns` on
+        ``grids`` (e.g. a coarser solution's bundles, :func:`.refine.carried_columns`);
+        it must contain a feasible allocation (no trade in every exchange does).
     """
     grids = grids or CollateralGrids.build(econ)
     equilibrium = weights is None if equilibrium is None else equilibrium
     tol = max(tol, 1e-9)  # below HiGHS's dual feasibility tolerance reduced costs are noise
-    if method not in ("grid", "colgen"):
+    if method not in METHODS:
         from ...errors import SpecError
 
-        raise SpecError("solve.method", f"unknown method {method!r}; use 'grid' or 'colgen'")
+        raise SpecError("solve.method", f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     opts = {"solver": solver, "presolve": presolve} if backend == "highs" else {}
     bar = _progress(progress, econ)
     t0 = time.perf_counter()
@@ -619,19 +640,37 @@ def solve_segregated(
         prog = build_program2(econ, grids, weights, boundary)
         build_s = time.perf_counter() - tb
         oracle = _Oracle(prog, backend, opts)
-        pt, x, sol, trace = _solve_master(oracle, weights, w_start, bar, negishi=True)
-        rounds = []
+    if method == "grid" or weights is not None:
+        if method != "grid":
+            oracle = _ColgenOracle(econ, grids, boundary, backend, opts, tol, max_rounds, method == "colgen-grid",
+                                   columns0)
+        pt, x, sol, trace = _solve_master(oracle, weights, w_start, bar)
     else:
-        prog, oracle, pt, x, sol, trace, rounds, build_s = _column_generation(
-            econ, grids, weights, boundary, backend, opts, tol, max_rounds, w_start, bar)
+        oracle = _ColgenOracle(econ, grids, boundary, backend, opts, tol, max_rounds, method == "colgen-grid",
+                               columns0)
+        pt, x, sol, trace = _colgen_equilibrium(oracle, w_start, bar)
+    if method != "grid":  # the master may have grown since these were found
+        build_s, prog = oracle.build_s, oracle.prog
+        pt, x = oracle.lift_point(pt), oracle.lift(x)
+        pool = [oracle.lift(v) for v in sol.pool] if sol is not None else []
+    else:
+        pool = sol.pool if sol is not None else []
     if weights is not None:
         if equilibrium:
             x = _balance_on_face(prog, pt, backend)
     else:
         # final face LP: all budgets, then the least-trade selection among the solutions
-        xb = _balance_on_face(prog, pt, backend, support=sol.pool)
+        xb = _balance_on_face(prog, pt, backend, support=pool)
         if np.abs(oracle.residual(xb, pt)).max() <= np.abs(sol.residual).max():
             x = xb  # (the least-trade re-selection must not undo the balance)
+    rounds = []
+    if method != "grid":
+        # the certificate's pricing check, at the reported prices (which the dual face
+        # LP may have moved within the optimal dual face)
+        prog.set_weights(pt.weights)
+        final = _price_round(prog, pt.state.sol.row_dual, pt.weights, x, tol, len(oracle.rounds), oracle.candidates)
+        final.pop("pricing")
+        rounds = oracle.rounds + [{**final, "final": True}]
     if bar is not None:
         bar.close()
     solve_s = time.perf_counter() - t0 - build_s
@@ -657,90 +696,188 @@ def solve_segregated(
     from .certify import certify_segregated
 
     res.certificate = certify_segregated(res, backend=backend)
-    if method == "colgen":
+    if method != "grid":
         res.certificate.add("pricing.max_reduced_cost", max(rounds[-1]["max_reduced_cost"], 0.0), max(tol, 1e-12),
                             "largest reduced cost of any bundle (a, c0 continuous; k, z on grid) / max|c|")
     return res
 
 
-def _solve_master(oracle, weights, w_start, bar, negishi):
-    """One solve of the (restricted) Program 2: at the given weights, or -- with
-    ``negishi`` and no weights -- the Negishi search. Returns (point, x, search, trace)."""
+def _solve_master(oracle, weights, w_start, bar):
+    """At the given weights one evaluation; without weights the Negishi search.
+    Returns (point, x, search solution or None, trace)."""
     if weights is not None:
         pt = oracle.evaluate(np.asarray(weights, float))
-        return pt, pt.state.sol.x, None, []
-    if not negishi:
-        pt = oracle.evaluate(w_start if w_start is not None else np.ones(oracle.H))
         return pt, pt.state.sol.x, None, []
     sol, tr = ng.negishi(oracle, progress=bar, weights0=w_start)
     return sol.point, sol.x, sol, tr.rows()
 
 
-def _column_generation(econ, grids, weights, boundary, backend, opts, tol, max_rounds, w_start, bar):
-    """Column generation around :func:`_solve_master` (see :mod:`.colgen`).
+#: Negishi searches over a fixed restricted master before column generation moves
+#: inside every evaluation of the search (see :func:`_colgen_equilibrium`).
+CHEAP_SEARCHES = 2
 
-    Rounds at fixed weights (one warm LP each) until no column prices in; then, without
-    given weights, a Negishi search on the restricted master; after a search that priced
-    new columns in, back to fixed weights (the new equilibrium's). Done when a search
-    (or, with given weights, a round) prices nothing in, or at ``max_rounds``; the
-    certificate then reports the largest reduced cost left.
+
+def _colgen_equilibrium(oracle, w_start, bar):
+    """The equilibrium by column generation, in two phases.
+
+    Cheap phase: column generation at fixed weights, then a Negishi search over the
+    fixed master, then pricing at the equilibrium's duals; if nothing prices in, done
+    (KT Env 1 and Env 3 end here). Otherwise, after :data:`CHEAP_SEARCHES` tries,
+    the exact phase: a search whose every evaluation runs column generation to the
+    end (:class:`_ColgenOracle`), started from the last weights -- needed when the
+    master's equilibrium is not optimal over all bundles at any of its optimal duals
+    (KT Env 2).
     """
-    cols = colgen.initial_columns(econ, grids)
-    rounds, build_s = [], 0.0
-    prog = oracle = prev_prog = prev_session = None
-    pt = x = sol = None
+    w = w_start if w_start is not None else np.ones(oracle.H)
     trace = []
-    for rnd in range(max_rounds):
-        if not rounds or rounds[-1]["new"] > 0:
-            # (same columns as last round: keep the LP and its solver session, so the
-            # search starts from the very duals that priced nothing in -- a degenerate
-            # LP has many optimal duals, and a fresh solve may return another)
-            tb = time.perf_counter()
-            prog = build_program2(econ, grids, weights, boundary, columns=cols)
-            build_s += time.perf_counter() - tb
-            oracle = _Oracle(prog, backend, opts, pricer=_bundle_pricer(prog, tol))
-            if prev_session is not None and oracle.session is not None:
-                basis = colgen.map_basis(prev_prog, prog, prev_session.h.getBasis())
-                if basis is not None:
-                    oracle.session.set_basis(basis)
-                    oracle.session.h.setOptionValue("solver", "simplex")
-        pt, x, sol, trace = _solve_master(oracle, weights, w_start, bar, negishi=not _cheap_round(rounds))
-        rounds.append(_price_round(prog, pt, x, tol, len(rounds), sol is not None))
-        if bar is not None:
-            bar.set_postfix(round=rnd, cols=prog.lp.A.shape[1], max_rc=f"{rounds[-1]['max_reduced_cost']:.1e}")
-        if weights is None:
-            w_start = pt.weights
-        if rounds[-1]["new"] == 0 and (weights is not None or sol is not None):
-            break
-        prev_prog, prev_session = prog, oracle.session
-        if rounds[-1]["new"]:
-            cols = colgen.merge(econ, grids, cols, rounds[-1].pop("pricing"))
-    if weights is None and sol is None:
-        # stopped at the round limit after a fixed-weight round: still search the
-        # equilibrium on the final master; the pricing check reports what is left
-        pt, x, sol, trace = _solve_master(oracle, weights, w_start, bar, negishi=True)
-        rounds.append(_price_round(prog, pt, x, tol, len(rounds), True))
-    for r in rounds:
-        r.pop("pricing", None)
-    return prog, oracle, pt, x, sol, trace, rounds, build_s
+    for _ in range(CHEAP_SEARCHES):
+        oracle.inner = True
+        oracle.evaluate(w)  # column generation at fixed weights
+        oracle.inner = False
+        sol, tr = ng.negishi(oracle, progress=bar, weights0=w)
+        trace += tr.rows()
+        w = sol.point.weights
+        pt = oracle.lift_point(sol.point)
+        rnd = _price_round(oracle.prog, pt.state.sol.row_dual, w, oracle.lift(sol.x), oracle.tol, len(oracle.rounds),
+                           oracle.candidates)
+        rnd.pop("pricing")
+        oracle.rounds.append({**rnd, "search": True})
+        if rnd["new"] == 0:
+            return sol.point, sol.x, sol, trace
+    oracle.inner = True
+    sol, tr = ng.negishi(oracle, progress=bar, weights0=w)
+    return sol.point, sol.x, sol, trace + tr.rows()
 
 
-def _price_round(prog, pt, x, tol, rnd, searched) -> dict:
+class _ColgenOracle(_Oracle):
+    """Column generation inside every evaluation of the Negishi search (see :mod:`.colgen`).
+
+    ``evaluate(weights)`` re-solves the restricted master and prices every bundle at its
+    duals, adding the profitable ones, until none remains: each point the search sees
+    is then optimal over *all* bundles (a and c0 continuous, k and z on their grids),
+    not only over the master's. That matters in degenerate economies (KT Env 2), where
+    the master's equilibrium at the search's weights is not optimal over all bundles and
+    no choice among its optimal duals prices every outside bundle out.
+
+    Column sets only grow, append-only (:func:`.colgen.merge`), so allocations and
+    points from earlier masters stay valid: :meth:`lift` carries them to the current LP
+    (new columns at zero; duals are row-indexed and the rows never change). The search
+    can therefore mix vertices met at any stage.
+    """
+
+    def __init__(self, econ, grids, boundary, backend, opts, tol, max_rounds, enumerate_grid=False, columns0=None):
+        self.econ, self.grids, self.boundary, self.opts = econ, grids, boundary, opts
+        # "colgen-grid": price the grid's own bundles (the grid LP, never built whole)
+        self.candidates = ([type_columns(econ, grids, h, boundary) for h in range(econ.H)]
+                           if enumerate_grid else None)
+        self.tol, self.max_rounds = tol, max_rounds
+        self.rounds, self.build_s = [], 0.0
+        self._maps = {}  # ncols of an earlier master -> (positions of its columns in the next, its ncols)
+        self.cols = columns0 if columns0 is not None else colgen.initial_columns(econ, grids)
+        super().__init__(self._build(), backend, opts)
+
+    def _build(self) -> Program2:
+        tb = time.perf_counter()
+        prog = build_program2(self.econ, self.grids, None, self.boundary, columns=self.cols)
+        self.build_s += time.perf_counter() - tb
+        return prog
+
+    @property
+    def pricer(self):
+        return _bundle_pricer(self.prog, self.tol, self.candidates)
+
+    @pricer.setter
+    def pricer(self, _):  # set by _Oracle.__init__; the pricer always follows the current master
+        pass
+
+    #: run column generation inside :meth:`evaluate` (off: solve the master as it is)
+    inner = True
+
+    def evaluate(self, weights) -> ng.NegishiPoint:
+        if not self.inner:
+            return super().evaluate(weights)
+        for _ in range(self.max_rounds):
+            pt = super().evaluate(weights)
+            x = pt.state.sol.x
+            rnd = _price_round(self.prog, pt.state.sol.row_dual, pt.weights, x, self.tol, len(self.rounds),
+                               self.candidates)
+            pricing = rnd.pop("pricing")
+            self.rounds.append(rnd)
+            if pricing.n_new == 0:
+                break
+            self._grow(pricing)
+        return pt
+
+    def _grow(self, pricing) -> None:
+        """Enlarge the master; its HiGHS session restarts from the mapped basis."""
+        old, old_session = self.prog, self.session
+        self.cols = colgen.merge(self.econ, self.grids, self.cols, pricing)
+        self.prog = self._build()
+        self._maps[old.lp.A.shape[1]] = (colgen.column_map(old, self.prog), self.prog.lp.A.shape[1])
+        if old_session is not None:
+            from ...backends.highs import HighsSession
+
+            self.session = HighsSession(self.prog.lp, **self.opts)
+            basis = colgen.map_basis(old, self.prog, old_session.h.getBasis())
+            if basis is not None:
+                self.session.set_basis(basis)
+                self.session.h.setOptionValue("solver", "simplex")
+
+    # -- carrying earlier vectors and points to the current master -------------------
+    def lift(self, x: np.ndarray) -> np.ndarray:
+        """``x`` of an earlier master as a vector of the current one (new columns 0)."""
+        while x.size != self.prog.lp.A.shape[1]:
+            pos, n_next = self._maps[x.size]
+            nxt = np.zeros(n_next)
+            nxt[pos] = x
+            x = nxt
+        return x
+
+    def lift_point(self, pt: ng.NegishiPoint) -> ng.NegishiPoint:
+        from ...engine.lp import LPSolution
+
+        sol = pt.state.sol
+        if sol.x.size == self.prog.lp.A.shape[1]:
+            return pt
+        prog = self.prog
+        y = sol.row_dual
+        c = (np.asarray(pt.weights) * self.econ.share)[prog.col_type] * prog.col_util
+        new = LPSolution(status=sol.status, objective=sol.objective, x=self.lift(sol.x), row_dual=y,
+                         col_dual=c - prog.lp.A.T @ y, solve_s=sol.solve_s, backend=sol.backend)
+        pr = pt.state.prices
+        out = ng.NegishiPoint(weights=pt.weights, transfer=pt.transfer, wealth=pt.wealth,
+                              state=_Solved(new, pr, bundle_prices(prog, pr.p0, pr.Q, pr.P_delta)))
+        if hasattr(pt, "u"):
+            out.u = pt.u
+        return out
+
+    def balance(self, pt, support=(), penalize=None):
+        self.prog.set_weights(pt.weights)
+        return super().balance(self.lift_point(pt), [self.lift(x) for x in support], penalize)
+
+    def residual(self, x, pt) -> np.ndarray:
+        return super().residual(self.lift(x), self.lift_point(pt))
+
+    def utilities(self, x) -> np.ndarray:
+        return super().utilities(self.lift(x))
+
+
+def _price_round(prog, y, weights, x, tol, rnd, candidates=None) -> dict:
+    """Price every bundle at duals ``y``: one entry of the column-generation path."""
     scale = max(1.0, np.abs(prog.lp.c).max())
-    pricing = colgen.price(prog, pt.state.sol.row_dual, pt.weights, tol * scale, prog.grids.a.max())
+    pricing = colgen.price(prog, y, weights, tol * scale, prog.grids.a.max(), candidates)
     return {"round": rnd, "cols": prog.lp.A.shape[1], "objective": float(prog.lp.c @ x),
-            "max_reduced_cost": pricing.max_rc / scale, "new": pricing.n_new, "negishi": searched,
-            "pricing": pricing}
+            "max_reduced_cost": pricing.max_rc / scale, "new": pricing.n_new, "pricing": pricing}
 
 
-def _bundle_pricer(prog: Program2, tol):
+def _bundle_pricer(prog: Program2, tol, candidates=None):
     """For the dual face LP under column generation: the profitable bundles outside the
     restricted master at duals y, as LP columns (same rows) and objective coefficients."""
 
     def pricer(y, weights):
         econ, grids = prog.econ, prog.grids
         scale = max(1.0, np.abs(prog.lp.c).max())
-        pr = colgen.price(prog, y, weights, tol * scale, grids.a.max())
+        pr = colgen.price(prog, y, weights, tol * scale, grids.a.max(), candidates)
         if pr.n_new == 0:
             return None, None
         cols = []
@@ -752,11 +889,6 @@ def _bundle_pricer(prog: Program2, tol):
         return extra.lp.A.tocsc(), extra.lp.c
 
     return pricer
-
-
-def _cheap_round(rounds) -> bool:
-    """A fixed-weight round (no Negishi search) while the last round priced columns in."""
-    return not rounds or rounds[-1]["new"] > 0
 
 
 def _progress(enabled, econ):
