@@ -23,7 +23,7 @@ import numpy as np
 from segex.backends.cvxpy_backend import build_cvxpy, default_solver, solve_cvxpy
 from segex.backends.highs import HighsSession, to_highs_lp
 from segex.economies.collateral import CollateralEconomy, CollateralGrids
-from segex.economies.collateral.program2 import build_program2, full_product_program2
+from segex.economies.collateral.program2 import build_program2, full_product_columns, full_product_program2
 from segex.economies.collateral.segregated import solve_segregated
 
 WEIGHTS = [1.5, 0.5]
@@ -68,16 +68,7 @@ def py_peak_mb(fn) -> float:
 
 
 def naive_cols(econ, grids) -> int:
-    """Exact column count of full_product_program2 without building it: the collateral
-    constraint (13) is the same for every type, so count feasible (k, (z_s, a_s)_s)."""
-    kg, ag = grids.k, grids.a
-    per_k = np.ones(kg.size)
-    for s in range(econ.S):
-        p = econ.utility.spot_price(grids.z[s])
-        lhs = p[None, :, None] * econ.R[s] * kg[:, None, None]
-        ok = lhs + ag[None, None, :] >= -1e-12 * (1 + lhs)
-        per_k *= ok.reshape(kg.size, -1).sum(axis=1)
-    return int(econ.H * grids.c0[0].size * grids.c0[1].size * per_k.sum())
+    return full_product_columns(econ, grids)
 
 
 # --------------------------------------------------------------------------- paths

@@ -69,8 +69,22 @@ def _parser() -> argparse.ArgumentParser:
                         "('colgen-grid'); overrides solve.method")
     s.add_argument("--concept", choices=CONCEPTS, action="extend", nargs="+", metavar="NAME",
                    help=f"solution concept(s) to compute, among {', '.join(CONCEPTS)} (overrides solve.concepts)")
+    s.add_argument("--tol", type=_positive_float, metavar="TOL",
+                   help="ask for an accuracy instead of a grid: refine the exchanges around the active ones and "
+                        "polish them until p0, K, consumption and fees change by less than TOL (the file's grid is "
+                        "the start; column generation; overrides solve.tol)")
     s.add_argument("--quiet", action="store_true", help="no progress bars or status messages")
     return p
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--tol: expected a number such as 1e-4, got {text!r}") from None
+    if not (0 < v < 1):
+        raise argparse.ArgumentTypeError(f"--tol: must lie in (0, 1), got {text}")
+    return v
 
 
 # ---------------------------------------------------------------------------------- entry point
@@ -112,6 +126,7 @@ def _solve(args) -> int:
     backend = args.backend or spec.solve.backend
     method = args.method or spec.solve.method
     weights = spec.solve.weights
+    tol = args.tol if args.tol is not None else spec.solve.tol
 
     solvers = {concept: _load_solver(concept) for concept in concepts}  # fail before any solve
     results = {}
@@ -124,6 +139,15 @@ def _solve(args) -> int:
 
             if grids is None:
                 grids = spec.build_grids()
+            if tol is not None:
+                if weights != "negishi":
+                    raise _UsageError("--tol / solve.tol refines the competitive equilibrium; "
+                                      'set solve.weights = "negishi" or drop the tolerance')
+                from .economies.collateral.refine import solve_to_tolerance
+
+                results[concept] = solve_to_tolerance(econ, tol, grids=grids, backend=backend,
+                                                      progress=not args.quiet)[0]
+                continue
             results[concept] = solver(econ, grids, weights=None if weights == "negishi" else np.array(weights),
                                       backend=backend, progress=not args.quiet, method=method)
 
@@ -199,6 +223,8 @@ def _jsonable(x):
 # ---------------------------------------------------------------------------------- text report
 TYPE_COLUMNS = ("share", "k", "c0", "c1", "theta", "utility")
 EXCHANGE_COLUMNS = ("id", "state", "z", "p", "fee", "shares")
+REFINE_COLUMNS = ("phase", "step", "rows", "cols", "objective", "p0", "K", "z", "P_Delta", "change",
+                  "largest_change_in", "seconds", "certified")
 
 
 def _text_report(name, results, report) -> str:
@@ -210,7 +236,7 @@ def _text_report(name, results, report) -> str:
         if isinstance(types, list) and types and all(isinstance(t, dict) for t in types):
             lines += _table([{"type": h + 1, **t} for h, t in enumerate(types)], ("type",) + TYPE_COLUMNS)
         prices = [f"{k} = {_fmt(v)}" for k, v in d.items()
-                  if k not in ("types", "exchanges", "active_exchanges") and not _is_records(v)]
+                  if k not in ("types", "exchanges", "active_exchanges", "refinement") and not _is_records(v)]
         if prices:
             lines.append("prices: " + "  ".join(prices))
         exchanges = d.get("exchanges")
@@ -221,6 +247,11 @@ def _text_report(name, results, report) -> str:
                 lines += _table([_with_type_shares(e, types) for e in active], EXCHANGE_COLUMNS, skip=("active",))
         if concept == "segregated" and getattr(res, "lp", None):
             lines.append(_lp_line(res.lp))
+        ref = d.get("refinement") if isinstance(d, dict) else None
+        if isinstance(ref, dict):
+            lines.append(f"refinement (tol {_fmt(ref['tol'])}): accuracy {_fmt(ref['accuracy'])}, "
+                         f"{'converged' if ref['converged'] else 'NOT converged'}")
+            lines += _table(ref["path"], REFINE_COLUMNS)
         cert = getattr(res, "certificate", None)
         if cert is not None:
             lines.append(_cert_line(cert))

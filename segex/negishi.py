@@ -169,8 +169,9 @@ class NegishiSearch:
     ``utilities(x) -> (H,)`` expected utilities.
     """
 
-    def __init__(self, oracle, tol=1e-3, budget_tol=1e-10, progress=None, max_iter=60, max_endgame=25):
+    def __init__(self, oracle, tol=1e-3, budget_tol=1e-10, progress=None, max_iter=60, max_endgame=25, width=0.25):
         self.o = oracle
+        self.width = width  # first bracket half-width in log weight; doubled until it brackets
         self.max_endgame = max_endgame
         self.history = {}
         self.tol = tol
@@ -219,7 +220,7 @@ class NegishiSearch:
             return sol.residual[m], sol
 
         a = self.roots.get(m, u[m - 1])
-        width = 0.25
+        width = self.width
         fa, sa = g(a)
         if abs(fa) <= self.budget_tol:
             return sa
@@ -340,9 +341,16 @@ def _worst(sol: LevelSolution, m: int) -> float:
     return float(np.abs(sol.residual[1:m + 1]).max())
 
 
+#: first bracket half-width (log weight) when the search starts from a guess: a guess
+#: from a coarser grid or an earlier round is usually this close
+WARM_WIDTH = 1e-3
+
+
 def negishi(oracle, progress=None, weights0=None, **kw) -> tuple[LevelSolution, NegishiTrace]:
     """Equilibrium weights, the balancing allocation and the trace (see NegishiSearch).
     ``weights0``: a starting guess (e.g. the previous column-generation round's answer)."""
+    if weights0 is not None:
+        kw.setdefault("width", WARM_WIDTH)
     search = NegishiSearch(oracle, progress=progress, **kw)
     u0 = None
     if weights0 is not None:

@@ -221,6 +221,19 @@ def test_json_segregated_real_small_grid(tmp_path, capsys, method):
 
 
 @needs_segregated
+def test_tol_reports_the_refinement_path(tmp_path, capsys):
+    """--tol: accuracy mode; the JSON carries the refinement report and the text the path."""
+    rc = main(["solve", str(ENV1), "--json", "--concept", "segregated", "--quiet", "--tol", "1e-3"])
+    d = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    ref = d["segregated"]["refinement"]
+    assert ref["tol"] == 1e-3 and ref["converged"] and ref["accuracy"] < 1e-3
+    assert ref["path"][0]["phase"] == "refine" and ref["path"][-1]["phase"] == "polish"
+    assert main(["solve", str(ENV1), "--concept", "segregated", "--quiet", "--tol", "2"]) == 2
+    assert "--tol" in capsys.readouterr().err
+
+
+@needs_segregated
 def test_text_segregated_real_small_grid(tmp_path, capsys):
     main(["solve", str(tiny_spec(tmp_path)), "--concept", "segregated", "--quiet"])
     text = capsys.readouterr().out

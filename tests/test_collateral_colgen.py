@@ -126,25 +126,6 @@ def test_colgen_equilibrium_is_certified():
     assert r.lp["colgen_rounds"] >= 2
 
 
-def test_refinement_halves_the_step_around_the_support():
-    from segex.economies.collateral.refine import refine_points, refined_grids
-
-    g = np.linspace(0.0, 1.0, 5)
-    out = refine_points(g, np.array([2]))
-    np.testing.assert_allclose(out, [0, 0.25, 0.375, 0.5, 0.625, 0.75, 1.0])
-    e = env1()
-    grids = CollateralGrids.build(e, c={"n": 21}, k={"min": 0, "max": 2.5, "n": 11}, z={"min": 0.6, "max": 1.0, "n": 9},
-                                  a={"min": -1, "max": 1, "n": 3})
-    r = solve_segregated(e, grids, weights=[1.5, 0.5], method="colgen", equilibrium=False)
-    finer = refined_grids(r)
-    active = [x["z"] for x in r.to_dict()["exchanges"] if x["active"]]
-    for z in active:
-        j = np.searchsorted(finer.z[0], z)
-        steps = np.diff(finer.z[0][max(j - 1, 0):j + 2])
-        assert steps.max() <= 0.5 * np.diff(grids.z[0]).max() + 1e-12
-    assert finer.k.size > grids.k.size
-
-
 @pytest.mark.slow
 def test_colgen_env3_equilibrium():
     """Three types by column generation: certified (no profitable bundle anywhere, budgets

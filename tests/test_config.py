@@ -242,3 +242,20 @@ def test_solve_method():
     with pytest.raises(SpecError) as e:
         parse_spec({**base, "solve": {"method": "colgn"}})
     assert e.value.field == "solve.method" and "colgen" in str(e.value)
+
+
+TOL_BASE = {"economy": "collateral", "types": [{"share": 1.0, "endowment": [[1, 1], [1, 1]]}]}
+
+
+@pytest.mark.parametrize("tol", [0, -1e-3, 1.5, "tight", float("nan")])
+def test_solve_tol_must_be_a_number_in_0_1(tol):
+    base = TOL_BASE
+    with pytest.raises(SpecError) as e:
+        parse_spec({**base, "solve": {"tol": tol}})
+    assert e.value.field == "solve.tol" and "1e-4" in str(e.value)
+
+
+def test_solve_tol_parsed():
+    base = TOL_BASE
+    assert parse_spec(base).solve.tol is None
+    assert parse_spec({**base, "solve": {"tol": 1e-4}}).solve.tol == 1e-4

@@ -57,18 +57,21 @@ TOP_KEYS = ("economy", "name", "beta", "gamma", "prob", "R", "types", "grid", "s
 TYPE_KEYS = ("share", "endowment")
 GRID_KEYS = ("c", "k", "z", "a")
 GRID_SPEC_KEYS = ("min", "max", "n", "spacing", "points")
-SOLVE_KEYS = ("concepts", "weights", "backend", "method")
+SOLVE_KEYS = ("concepts", "weights", "backend", "method", "tol")
 
 
 @dataclass
 class SolveOptions:
     """What to compute: ``concepts`` in order, Pareto ``weights`` ("negishi" for the
-    Negishi search of the competitive equilibrium, or explicit lambda^h), LP ``backend``."""
+    Negishi search of the competitive equilibrium, or explicit lambda^h), LP ``backend``,
+    Program 2 ``method``, and ``tol``: when set, the equilibrium with segregated
+    exchanges is refined and polished to that accuracy, starting from the grid."""
 
     concepts: tuple[str, ...] = CONCEPTS
     weights: str | tuple[float, ...] = "negishi"
     backend: str = "highs"
     method: str = "grid"
+    tol: float | None = None  # accuracy mode (refine.solve_to_tolerance) when set
 
 
 @dataclass
@@ -194,6 +197,7 @@ def parse_spec(data: dict, source: str = "<string>") -> RunSpec:
         weights=_weights(solve.get("weights", "negishi"), H),
         backend=_backend(solve.get("backend", "highs")),
         method=_method(solve.get("method", "grid")),
+        tol=_tol(solve.get("tol")),
     )
     return RunSpec(economy=econ, grid=dict(grid), solve=options, path=source if is_file else None)
 
@@ -348,6 +352,15 @@ def _backend(b) -> str:
         hint = _suggest(b, BACKENDS) if isinstance(b, str) else ""
         raise SpecError("solve.backend", f"unknown backend {b!r}{hint}; choose from {', '.join(map(repr, BACKENDS))}")
     return b
+
+
+def _tol(t) -> float | None:
+    if t is None:
+        return None
+    if not _is_number(t) or not math.isfinite(t) or not 0 < t < 1:
+        raise SpecError("solve.tol", f"must be a number in (0, 1), e.g. tol = 1e-4 (the accuracy asked of p0, K, "
+                                     f"consumption and fees), got {_tname(t) if not _is_number(t) else t}")
+    return float(t)
 
 
 def _method(m) -> str:

@@ -35,6 +35,9 @@ from .grids import CollateralGrids
 from .model import CollateralEconomy
 from .program2 import Program2, TypeColumns, bundle_table, make_type_columns
 
+#: Relative spacing of the t = 0 consumption points added around each c*.
+C_PIN = 1e-7
+
 #: Columns added per (type, state) and round at most: the best by reduced cost.
 MAX_NEW_PER_BLOCK = 300
 
@@ -92,8 +95,12 @@ def price(prog: Program2, row_dual: np.ndarray, weights, tol: float, a_max: floa
             rc = lam * alpha[h] * u.u1(cstar) - alpha[h] * yg[l] * cstar - yprob
             max_rc = max(max_rc, float(rc))
             have = prog.columns[h].c10 if l == 0 else prog.columns[h].c20
-            fresh = rc > tol and not np.any(np.isclose(have, cstar, rtol=1e-13, atol=0))
-            c_new.append(np.array([cstar]) if fresh else np.zeros(0))
+            # c* with neighbours at relative distance C_PIN: the dual of good l is then
+            # pinned to the marginal utility at c* within O(C_PIN), not only to the
+            # secant slopes between distant points (a lottery LP's duals at a kink)
+            near = np.any(np.isclose(have, cstar, rtol=0.5 * C_PIN, atol=0))
+            c_new.append(cstar * (1.0 + C_PIN * np.array([-1.0, 0.0, 1.0])) if rc > tol or not near
+                         else np.zeros(0))
         x1_new = []
         for s in range(econ.S):
             if candidates is None:
@@ -173,10 +180,21 @@ def merge(econ, grids, cols: list, pricing: Pricing) -> list:
             a = np.concatenate([st["a"], x1n[s][2]])
             key = np.stack([ki, zi, np.round(a, 12)], axis=1)
             _, first = np.unique(key, axis=0, return_index=True)
-            first.sort()
-            x1.append(bundle_table(econ, grids, h, s, ki[first], zi[first], a[first]))
+            n_old = st["a"].size
+            keep = np.concatenate([np.arange(n_old), np.sort(first[first >= n_old])])  # every old one stays
+            fresh = ~_isin_rows(key[keep[n_old:]], key[:n_old])
+            keep = np.concatenate([keep[:n_old], keep[n_old:][fresh]])
+            x1.append(bundle_table(econ, grids, h, s, ki[keep], zi[keep], a[keep]))
         out.append(make_type_columns(econ, _append_new(tc.c10, c10n), _append_new(tc.c20, c20n), grids.k, x1))
     return out
+
+
+def _isin_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Which rows of ``a`` occur in ``b`` (both (n, 3) keys)."""
+    if not a.size or not b.size:
+        return np.zeros(a.shape[0], bool)
+    both = np.unique(np.concatenate([b, a]), axis=0, return_inverse=True)[1].ravel()
+    return np.isin(both[b.shape[0]:], both[:b.shape[0]])
 
 
 def _append_new(old: np.ndarray, new: np.ndarray) -> np.ndarray:

@@ -247,6 +247,20 @@ def bundle_prices(prog: Program2, p0: float, Q: list, P_delta: list) -> np.ndarr
     return out
 
 
+def full_product_columns(econ: CollateralEconomy, grids: CollateralGrids) -> int:
+    """Exact column count of :func:`full_product_program2` without building it: the
+    collateral constraint (13) is the same for every type, so count feasible
+    (k, (z_s, a_s)_s) and multiply by the t = 0 grids and H."""
+    kg, ag = grids.k, grids.a
+    per_k = np.ones(kg.size)
+    for s in range(econ.S):
+        p = econ.utility.spot_price(grids.z[s])
+        lhs = p[None, :, None] * econ.R[s] * kg[:, None, None]
+        ok = lhs + ag[None, None, :] >= -1e-12 * (1 + lhs)
+        per_k *= ok.reshape(kg.size, -1).sum(axis=1)
+    return int(econ.H * grids.c0[0].size * grids.c0[1].size * per_k.sum())
+
+
 def full_product_program2(econ: CollateralEconomy, grids: CollateralGrids, weights=None) -> LP:
     """The naive Program 2: one lottery per type over the full product of all grids.
 

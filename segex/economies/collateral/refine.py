@@ -1,21 +1,38 @@
-"""Ask for an accuracy instead of a grid: adaptive refinement of the k and z grids.
+"""Ask for an accuracy instead of a grid: refine the exchanges, then polish them.
 
-Column generation (:mod:`.colgen`) already makes securities and t = 0 consumption
-continuous. What remains on grids are the collateral levels k and the exchanges'
-fundamentals z, which index rows. Starting from a coarse grid, each step solves the
-equilibrium, then halves the step locally around the support of the solution (every
-k with positive mass for some type, every active exchange), keeping the rest of the
-grid, and re-solves warm-started from the previous Negishi weights. It stops when the
-determinate outputs -- prices p0, aggregate storage K, every type's consumption and
-utility -- move by less than ``tol`` between two successive refinements.
+Column generation (:mod:`.colgen`) makes securities a and t = 0 consumption
+continuous. The k grid carries no approximation error: with a continuous, a lottery
+over the two k points around any k, with securities that equalise state wealth
+across them, gives the same consumption as k itself (wealth is linear in k and a,
+utility concave in wealth). What remains is z, the exchanges' fundamentals, which
+index rows and enter nonlinearly (spot price p(z), rights row (55)).
+:func:`solve_to_tolerance` therefore
 
-(Individual storage and securities are not compared: within an exchange their split
-between members is indeterminate, see :mod:`.segregated`.)
+1. solves the equilibrium by column generation on a coarse grid, then refines the z
+   grid of every state around its active exchanges (:func:`refine_axis`): around a
+   support point *inside* a patch of uniform local step h, points at step h/SPLIT
+   out to +-h; at the *edge* of its patch (the optimum moves toward coarser grid),
+   the patch first grows at step h, so the window re-centres on the moving optimum.
+   Each step is warm-started from the last (Negishi weights, the master's bundles
+   carried to the new grid);
+2. once the local step is below 2 * polish.MIN_DELTA, moves the active exchanges to
+   the planner's optimum in z (:mod:`.polish`), where grids stop helping.
 
-Status: experimental, not yet behind the CLI. The local refinement only moves the
-window one coarse step per iteration, so the outputs creep toward the continuum
-value (KT Env 1: p0 1.985 -> 1.990 over 11 steps) rather than converge
-geometrically; see issue 4's progress note.
+It reports the path (phase, LP size, objective, p0, K, z and P_Delta of the active
+exchanges, the change of the determinate outputs and where it was largest, time),
+``accuracy`` (the largest change of any determinate output over the last two steps)
+and ``converged`` (accuracy < tol). The determinate outputs are p0, aggregate storage
+K, each type's consumption and utility, and per state the active exchange's z and fee
+P_Delta; individual storage, securities and fees paid are indeterminate within an
+exchange and are not compared.
+
+Measured floor (KT Env 1): the exchange's z settles to about 1e-6, but p0, K and the
+fee keep moving by about 1e-4 from step to step. The cause is the lottery LP itself:
+solved to a reduced-cost tolerance eps, it may spread a smooth choice (t = 0
+consumption, securities) over points up to sqrt(2 eps / u'') apart at no visible
+cost -- 3e-4 in Env 1's c0 at eps = 1e-9 -- and prices read from its duals inherit
+the spread. Below that floor ``converged`` is False and ``accuracy`` says what was
+reached.
 """
 
 from __future__ import annotations
@@ -28,44 +45,142 @@ import numpy as np
 
 from .grids import CollateralGrids
 from .model import CollateralEconomy
+from . import colgen
+from .program2 import bundle_table, make_type_columns
 from .segregated import ACTIVE_MASS, SegregatedResult, solve_segregated
 
+#: Around a support point inside its patch the local step h becomes h/SPLIT, out to
+#: +-h; at the patch's edge the patch grows by EXTEND points at step h.
+SPLIT = 4
+EXTEND = 4
 
-def summary(res: SegregatedResult) -> np.ndarray:
-    """The determinate outputs compared between refinements."""
+
+def summary(res: SegregatedResult) -> dict:
+    """The determinate outputs compared between refinements, by name: p0, K, each
+    type's consumption and utility, and per state the mass-weighted fundamental z and
+    fee P_Delta of the active exchanges (a grid mixes the two points around the
+    continuum's z*). Individual k, securities and fees paid are indeterminate within
+    an exchange and are not compared."""
     d = res.to_dict()
-    out = [d["p0"], d["K"]]
-    for t in d["types"]:
-        out += [*t["c0"], *np.ravel(t["c1"]), t["utility"]]
-    return np.array(out)
+    out = {"p0": np.array([d["p0"]]), "K": np.array([d["K"]])}
+    for h, t in enumerate(d["types"]):
+        out[f"c0[{h}]"] = np.asarray(t["c0"])
+        out[f"c1[{h}]"] = np.ravel(t["c1"])
+        out[f"utility[{h}]"] = np.array([t["utility"]])
+    for s in range(res.econ.S):
+        act = [x for x in d["exchanges"] if x["state"] == s + 1 and x["active"]]
+        m = np.array([x["mass"] for x in act])
+        out[f"z[{s}]"] = np.array([m @ [x["z"] for x in act] / m.sum()])
+        out[f"P_Delta[{s}]"] = np.array([m @ [x["fee"] for x in act] / m.sum()])
+    return out
 
 
-def refine_points(grid: np.ndarray, support: np.ndarray, lo=None, hi=None) -> np.ndarray:
-    """Insert midpoints on both sides of every support point (halving the local step)."""
+def change(a: dict, b: dict) -> tuple[float, str]:
+    """Largest absolute change between two summaries and the output where it occurs."""
+    worst = max(a, key=lambda k: float(np.max(np.abs(a[k] - b[k]))))
+    return float(np.max(np.abs(a[worst] - b[worst]))), worst
+
+
+def refine_axis(grid: np.ndarray, support, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """One refinement of a sorted grid around the points ``support`` (indices).
+
+    Returns a sorted grid that contains ``grid``. ``lo``/``hi`` clip added points (the
+    admissible range of the axis); the grid's own ends are the default.
+    """
     g = np.asarray(grid, float)
-    idx = np.nonzero(np.isin(np.arange(g.size), support))[0]
-    left = np.maximum(idx - 1, 0)
-    right = np.minimum(idx + 1, g.size - 1)
-    new = np.concatenate([0.5 * (g[idx] + g[left]), 0.5 * (g[idx] + g[right])])
-    out = np.union1d(g, new)
-    keep = np.concatenate([[True], np.diff(out) > 1e-12 * max(1.0, np.abs(out).max())])
+    lo = g[0] if lo is None else lo
+    hi = g[-1] if hi is None else hi
+    new = []
+    for i in np.unique(np.asarray(support, int)):
+        left = g[i] - g[i - 1] if i > 0 else np.inf
+        right = g[i + 1] - g[i] if i + 1 < g.size else np.inf
+        h = min(left, right)
+        if not np.isfinite(h):
+            continue
+        if np.isclose(left, right, rtol=1e-6) or not (np.isfinite(left) and np.isfinite(right)):
+            new.append(g[i] + h / SPLIT * np.arange(-SPLIT, SPLIT + 1))  # inside: step h/SPLIT out to +-h
+        else:
+            side = 1.0 if right > left else -1.0  # at the edge: extend toward the coarse side
+            new.append(g[i] + side * h * np.arange(1, EXTEND + 1))
+
+    if not new:
+        return g
+    pts = np.concatenate(new)
+    pts = pts[(pts >= lo - 1e-12) & (pts <= hi + 1e-12)]
+    out = np.union1d(g, pts)
+    scale = max(1.0, np.abs(out).max())
+    keep = np.concatenate([[True], np.diff(out) > 1e-12 * scale])
     return out[keep]
 
 
-def refined_grids(res: SegregatedResult) -> CollateralGrids:
-    """Grids with the k and z steps halved around the solution's support."""
-    econ, g = res.econ, res.grids
+def support(res: SegregatedResult):
+    """Indices of k with mass for some type; per state, the active exchanges."""
+    econ = res.econ
     stats = res._type_stats()
-    k_support = np.unique(np.concatenate([np.nonzero(d["x_k"] > ACTIVE_MASS)[0] for d in stats]))
-    z_new = []
+    k_sup = np.unique(np.concatenate([np.nonzero(d["x_k"] > ACTIVE_MASS)[0] for d in stats]))
+    z_sup = []
     for s in range(econ.S):
         mass = sum(econ.share[h] * stats[h]["share"][s] for h in range(econ.H))
-        z_new.append(refine_points(g.z[s], np.nonzero(mass > ACTIVE_MASS)[0]))
-    return CollateralGrids(c0=g.c0, k=refine_points(g.k, k_support), z=tuple(z_new), a=g.a)
+        z_sup.append(np.nonzero(mass > ACTIVE_MASS)[0])
+    return k_sup, z_sup
+
+
+def refined_grids(res: SegregatedResult) -> CollateralGrids:
+    """The next grids: k and every state's z refined around the solution's support."""
+    g = res.grids
+    _, z_sup = support(res)
+    return CollateralGrids(c0=g.c0, k=g.k, z=tuple(refine_axis(g.z[s], z_sup[s]) for s in range(res.econ.S)), a=g.a)
+
+
+def carried_columns(res: SegregatedResult, grids: CollateralGrids, rel: float = 1e-6, zmaps=None) -> list:
+    """The previous master's useful bundles -- every bundle with mass or reduced cost
+    within ``rel`` of zero -- re-indexed to new grids with the same k grid.
+
+    ``zmaps``: per state, the new index of every old exchange (-1: dropped; a moved
+    exchange keeps its bundles at its new z); by default the new z grids contain the
+    old ones. No trade in every exchange is always included: a feasible start.
+    """
+    prog, econ = res.prog, res.econ
+    old = res.grids
+    if zmaps is None:
+        zmaps = [_positions(old.z[s], grids.z[s]) for s in range(econ.S)]
+    scale = max(1.0, np.abs(prog.lp.c).max())
+    keep = (res.x > 0) | (res.col_dual >= -rel * scale)
+    k0 = int(np.argmin(np.abs(grids.k)))
+    out = []
+    for h, tc in enumerate(prog.columns):
+        c10 = tc.c10[keep[prog.block(f"c10[{h}]").slice]]
+        c20 = tc.c20[keep[prog.block(f"c20[{h}]").slice]]
+        x1 = []
+        for s, st in enumerate(tc.x1):
+            sel = keep[prog.block(f"x1[{h},{s}]").slice]
+            zi = np.asarray(zmaps[s])[st["z_idx"][sel]]
+            ok = zi >= 0
+            ki, zi, a = st["k_idx"][sel][ok], zi[ok], st["a"][sel][ok]
+            if grids.z[s].size:
+                a = np.maximum(a, -econ.utility.spot_price(grids.z[s][zi]) * econ.R[s] * grids.k[ki])  # (13) at new z
+            zall = np.arange(grids.z[s].size)
+            x1.append(bundle_table(econ, grids, h, s, np.concatenate([np.full(zall.size, k0), ki]),
+                                   np.concatenate([zall, zi]), np.concatenate([np.zeros(zall.size), a])))
+        # (the c grids hold every type's endowment: with no trade, a feasible start)
+        c10 = colgen._append_new(c10, grids.c0[0])
+        c20 = colgen._append_new(c20, grids.c0[1])
+        out.append(make_type_columns(econ, c10, c20, grids.k, x1))
+    return out
+
+
+def _positions(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Index in ``new`` of every point of ``old`` (``new`` contains ``old``)."""
+    pos = np.clip(np.searchsorted(new, old - 1e-12 * max(1.0, np.abs(new).max())), 0, new.size - 1)
+    if not np.allclose(new[pos], old, rtol=1e-10, atol=1e-12):
+        raise ValueError("refined grid does not contain the previous grid")
+    return pos
 
 
 @dataclass
 class RefinementPath:
+    """One row per refinement step: grid and LP sizes, objective, change, time."""
+
     steps: list = field(default_factory=list)
 
     def rows(self):
@@ -76,38 +191,95 @@ def solve_to_tolerance(
     econ: CollateralEconomy,
     tol: float = 1e-6,
     grids: CollateralGrids | None = None,
-    max_steps: int = 30,
+    max_steps: int = 12,
+    polish: bool = True,
     progress: bool = False,
     **solve_kw,
 ) -> tuple[SegregatedResult, RefinementPath]:
-    """Equilibrium with segregated exchanges whose outputs are stable to ``tol`` under
-    further refinement of the k and z grids. Returns the finest result and the path
-    (grid sizes, LP size, objective, change, time per step)."""
-    grids = grids or CollateralGrids.build(econ, k={"n": 11}, z={"n": 11}, a={"n": 3}, c={"n": 21})
+    """Equilibrium with segregated exchanges whose determinate outputs are accurate to
+    ``tol`` (absolute), or as close as the LP's resolution allows (module docstring).
+
+    Phase "refine" refines z around the active exchanges until their local step is
+    below 2 * polish.MIN_DELTA (or the outputs have settled to ``tol``); phase
+    "polish" (:mod:`.polish`) then moves the active exchanges to the planner's optimum
+    in z. Returns the final result -- with ``refinement_path``, ``accuracy`` (the
+    largest change of any determinate output over the last two steps) and
+    ``converged`` (accuracy < tol) -- and the path: per step the phase, grid and LP
+    sizes, objective, p0, K, z and P_Delta of the active exchanges, the change and
+    where it was largest, seconds, and whether the step's equilibrium was certified.
+    """
+    from . import polish as pl
+
+    grids = starting_grids(econ, grids or CollateralGrids.build(econ))
     path = RefinementPath()
-    prev, res, w0 = None, None, None
+    prev = res = None
+    w0 = cols0 = None
+    L = 0.0  # sensitivity of the outputs to the active exchanges' z
     for step in range(max_steps):
         t0 = time.perf_counter()
-        res = solve_segregated(econ, grids, method="colgen", weights0=w0, progress=progress, **solve_kw)
+        res = solve_segregated(econ, grids, method="colgen", weights0=w0, columns0=cols0, progress=False,
+                               **solve_kw)
         cur = summary(res)
-        change = float(np.max(np.abs(cur - prev))) if prev is not None else float("inf")
+        zbar = np.array([cur[f"z[{s}]"][0] for s in range(econ.S)])
+        delta, where = change(cur, prev) if prev is not None else (float("inf"), "")
+        if prev is not None:
+            dz = float(np.max(np.abs(zbar - prev_z)))
+            if dz > 0:
+                L = max(L, delta / dz)
+        h = local_step(res)
+        estimate = L * h if L > 0 else float("inf")
         path.steps.append({
-            "step": step,
-            "n_k": int(grids.k.size),
-            "n_z": [int(z.size) for z in grids.z],
-            "rows": res.lp["rows"],
-            "cols": res.lp["cols"],
-            "objective": res.objective,
-            "change": change,
-            "seconds": time.perf_counter() - t0,
-            "certified": bool(res.certificate.passed),
+            "phase": "refine", "step": step, "n_z": [int(z.size) for z in grids.z],
+            "rows": res.lp["rows"], "cols": res.lp["cols"], "objective": res.objective,
+            "p0": float(cur["p0"][0]), "K": float(cur["K"][0]), "z": zbar.tolist(),
+            "P_Delta": [float(cur[f"P_Delta[{s}]"][0]) for s in range(econ.S)],
+            "z_step": h, "change": delta, "largest_change_in": where,
+            "seconds": time.perf_counter() - t0, "certified": bool(res.certificate.passed),
         })
         if progress:
-            print(f"refinement {step}: k {grids.k.size} pts, z {[z.size for z in grids.z]} pts, "
-                  f"LP {res.lp['rows']}x{res.lp['cols']}, change {change:.2e}", file=sys.stderr, flush=True)
-        if change < tol:
+            print(f"refine {step}: z {[z.size for z in grids.z]} points, LP {res.lp['rows']}x{res.lp['cols']}, "
+                  f"z step {h:.1e}, change {delta:.1e} {where}", file=sys.stderr, flush=True)
+        if (delta < tol and estimate < tol) or (polish and h <= 2 * pl.MIN_DELTA):
             break
-        prev, w0 = cur, res.weights
-        grids = refined_grids(res)
+        prev, prev_z, w0 = cur, zbar, res.weights
+        nxt = refined_grids(res)
+        cols0 = carried_columns(res, nxt)
+        grids = nxt
+    if polish:
+        res = pl.polish(res, tol=max(tol, 1e-9), progress=progress, **solve_kw)
+        for r in res.polish_path:
+            path.steps.append({"phase": "polish", "step": len(path.steps), "n_z": None, "rows": r["rows"],
+                               "cols": r["cols"], "objective": r["objective"], "p0": r["p0"], "K": r["K"],
+                               "z": r["zeta"], "P_Delta": r["P_Delta"], "z_step": r["delta"],
+                               "change": r["change"], "largest_change_in": r["largest_change_in"],
+                               "seconds": r["seconds"], "certified": r["certified"]})
+    tail = [row["change"] for row in path.steps[-2:]]
+    res.accuracy = float(max(tail)) if len(tail) == 2 else float("inf")
+    res.converged = bool(res.accuracy < tol)
+    res.refinement_tol = tol
     res.refinement_path = path.rows()
     return res, path
+
+
+def starting_grids(econ: CollateralEconomy, grids: CollateralGrids, n: int = 11) -> CollateralGrids:
+    """Accuracy mode's start: ``grids``' ranges with ``n`` points for k and z, 21 for
+    each c and 3 for a. Column generation makes a and c continuous (their grids only
+    seed the master), k carries no error, and z is refined where it matters."""
+    return CollateralGrids.build(
+        econ,
+        c=[{"min": float(c.min()), "max": float(c.max()), "n": 21} for c in grids.c0],
+        k={"min": float(grids.k.min()), "max": float(grids.k.max()), "n": n},
+        z=[{"min": float(z.min()), "max": float(z.max()), "n": n} for z in grids.z],
+        a={"min": float(grids.a.min()), "max": float(grids.a.max()), "n": 3},
+    )
+
+
+def local_step(res: SegregatedResult) -> float:
+    """Largest z step next to an active exchange, over states."""
+    _, z_sup = support(res)
+    out = 0.0
+    for s, idx in enumerate(z_sup):
+        z = res.grids.z[s]
+        for i in idx:
+            out = max(out, min(z[i] - z[i - 1] if i > 0 else np.inf, z[i + 1] - z[i] if i + 1 < z.size else np.inf))
+    return out

@@ -90,13 +90,25 @@ class _Oracle:
             from ...backends.highs import HighsSession
 
             self.session = HighsSession(prog.lp, **solver_opts)
+        self.solver_opts = solver_opts
 
     def evaluate(self, weights) -> ng.NegishiPoint:
         prog = self.prog
         prog.set_weights(weights)
         if self.session is not None:
             self.session.set_cost(prog.lp.c)
-            sol = self.session.run()
+            try:
+                sol = self.session.run()
+            except SolveError as err:
+                if err.status not in ("unknown", "solve_error"):
+                    raise
+                # a warm start that HiGHS could not finish (numerical trouble from
+                # the inherited basis): the same LP again, cold, with fresh options
+                from ...backends.highs import HighsSession
+
+                self.session = HighsSession(prog.lp, **self.solver_opts)
+                self.session.set_cost(prog.lp.c)
+                sol = self.session.run()
         else:
             sol = solve(prog.lp, backend=self.backend)
         prices = read_prices(prog, sol.row_dual)
@@ -424,7 +436,16 @@ class SegregatedResult:
             "active_exchanges": [e["id"] for e in ex if e["active"]],
             "weights": self.weights.tolist(),
             "equilibrium": self.equilibrium,
+            **self._refinement(),
         }
+
+    def _refinement(self) -> dict:
+        """The accuracy mode's report (refine.solve_to_tolerance), when there was one."""
+        path = getattr(self, "refinement_path", None)
+        if path is None:
+            return {}
+        return {"refinement": {"tol": self.refinement_tol, "accuracy": self.accuracy, "converged": self.converged,
+                               "path": path}}
 
     @property
     def lump_sum(self) -> np.ndarray:

@@ -1,0 +1,281 @@
+"""The benchmark suite of issue 4: one command, one table.
+
+Run from the repository root::
+
+    python benchmarks/suite.py              # everything, naive LPs included (~15 min on 2 cores)
+    python benchmarks/suite.py --no-naive   # without the naive full-product LPs (~4 min)
+    python benchmarks/suite.py --only env1  # one economy (env1, env2, env3, synthetic)
+
+Economies: KT Environments 1, 2, 3 and a synthetic collateral economy with H = 10
+types and S = 4 states (``random_economy(10, 4, seed=0)``). For each, at Pareto
+weights all one (a planner's problem, the same for every path), the rows are:
+
+* ``grid``      -- Program 2 as one separable sparse LP on the economy's benchmark
+  grid, assembled by segex (numpy index arithmetic, one CSC matrix) and solved by
+  HiGHS through highspy (IPM);
+* ``cvxpy``     -- the same LP assembled and solved through cvxpy (-> HiGHS);
+* ``colgen``    -- column generation on the same k and z grids, securities and t = 0
+  consumption continuous (closed-form pricing);
+* ``naive``     -- one lottery per type over the full product of the grids, on the
+  largest grid whose LP fits in 8 GiB (estimated from its exact column count at
+  MEM_PER_COL bytes per column, measured); the grid is printed;
+* ``reference`` -- column generation on a fine z grid: the "finest solution" the
+  price errors are measured against;
+
+and for KT Env 1-3 the competitive equilibrium (Negishi search) by column generation,
+plus accuracy mode (``--tol 1e-3``) for Env 1. Every row runs in a fresh forked process,
+so ``peak_MB`` is that row's own peak resident memory (build + solve, HiGHS included).
+
+``price_err`` is the largest absolute difference to the reference in p0 and, per
+state, in the mass-weighted fee P_Delta and fundamental z of the active exchanges
+(numeraire units; z is unitless). A ratios block follows the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import time
+
+import numpy as np
+
+from segex.economies.collateral import CollateralGrids, solve_segregated
+from segex.economies.collateral.kt import environment1, environment2, environment3
+from segex.economies.collateral.program2 import build_program2, full_product_columns, full_product_program2
+from segex.economies.collateral.synthetic import random_economy
+
+#: bytes per naive column, measured on KT Env 1's small grid (2.57M columns, 2.6 GB
+#: peak RSS: matrix, HiGHS's copies and its IPM factorisation)
+MEM_PER_COL = 1000
+MEM_BUDGET = 8 * 2**30
+
+ECONOMIES = {
+    "env1": (environment1, dict(c={"n": 201}, k={"n": 26}, z={"n": 21}, a={"n": 11})),
+    "env2": (environment2, dict(c={"n": 101}, k={"n": 21}, z={"n": 21}, a={"n": 11})),
+    "env3": (environment3, dict(c={"n": 101}, k={"n": 25}, z={"n": 31}, a={"n": 11})),
+    "synthetic": (lambda: random_economy(10, 4, seed=0), dict(c={"n": 21}, k={"n": 11}, z={"n": 11}, a={"n": 5})),
+}
+#: the reference: column generation with this many z points (k as the benchmark grid)
+REF_Z = 161
+
+
+# --------------------------------------------------------------------------- measuring
+def _child(conn, fn, args):
+    try:
+        out = fn(*args)
+        out["peak_MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        conn.send(out)
+    except Exception as exc:  # report, do not hang the parent
+        conn.send({"error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        conn.close()
+
+
+def measured(fn, *args) -> dict:
+    """Run ``fn(*args) -> dict`` in a forked process; add its peak RSS (MB)."""
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_child, args=(child, fn, args))
+    p.start()
+    child.close()
+    out = parent.recv()
+    p.join()
+    return out
+
+
+def outputs(res) -> dict:
+    """p0 and, per state, the mass-weighted z and fee of the active exchanges."""
+    d = res.to_dict()
+    out = {"p0": d["p0"]}
+    for s in range(res.econ.S):
+        act = [x for x in d["exchanges"] if x["state"] == s + 1 and x["active"]]
+        m = np.array([x["mass"] for x in act])
+        out[f"z{s}"] = float(m @ [x["z"] for x in act] / m.sum())
+        out[f"fee{s}"] = float(m @ [x["fee"] for x in act] / m.sum())
+    return out
+
+
+# --------------------------------------------------------------------------- paths
+def run_grid(name):
+    make, spec = ECONOMIES[name]
+    e = make()
+    g = CollateralGrids.build(e, **spec)
+    r = solve_segregated(e, g, weights=np.ones(e.H), equilibrium=False)
+    return {**{k: r.lp[k] for k in ("rows", "cols", "nnz", "build_s", "solve_s")}, "objective": r.objective,
+            "out": outputs(r), "note": f"HiGHS IPM via highspy; certified {r.certificate.passed}"}
+
+
+def run_cvxpy(name):
+    from segex.backends.cvxpy_backend import default_solver, solve_cvxpy
+
+    make, spec = ECONOMIES[name]
+    e = make()
+    g = CollateralGrids.build(e, **spec)
+    prog = build_program2(e, g, np.ones(e.H))
+    solver = default_solver()
+    opts = {"highs_options": {"solver": "ipm"}} if solver == "HIGHS" else {}
+    sol = solve_cvxpy(prog.lp, solver=solver, **opts)
+    return {**prog.lp.stats, "build_s": sol.info["compile_s"], "solve_s": sol.solve_s, "objective": sol.objective}
+
+
+def run_colgen(name, z_points=None):
+    make, spec = ECONOMIES[name]
+    e = make()
+    spec = dict(spec)
+    if z_points:
+        spec["z"] = {"n": z_points}
+    g = CollateralGrids.build(e, **spec)
+    t0 = time.perf_counter()
+    r = solve_segregated(e, g, weights=np.ones(e.H), method="colgen", equilibrium=False)
+    total = time.perf_counter() - t0
+    return {**{k: r.lp[k] for k in ("rows", "cols", "nnz")}, "build_s": r.lp["build_s"],
+            "solve_s": total - r.lp["build_s"], "objective": r.objective, "out": outputs(r),
+            "note": f"{r.lp['colgen_rounds']} rounds, certified {r.certificate.passed}"}
+
+
+def naive_grid(name):
+    """The largest grid (shrinking c, then a, then z and k together) whose naive LP
+    fits the memory budget; returns (grid spec, columns)."""
+    make, spec = ECONOMIES[name]
+    e = make()
+    n = {key: v["n"] for key, v in spec.items()}
+    while True:
+        g = CollateralGrids.build(e, **{key: {"n": v} for key, v in n.items()})
+        cols = full_product_columns(e, g)
+        if cols * MEM_PER_COL <= MEM_BUDGET or min(n.values()) <= 2:
+            return n, cols, cols * MEM_PER_COL <= MEM_BUDGET
+        big = max(n, key=lambda key: n[key] * (4 if key == "c" else 1))  # c enters squared
+        n[big] = max(2, int(n[big] * 0.7))
+
+
+def run_naive(name, n):
+    make, _ = ECONOMIES[name]
+    e = make()
+    g = CollateralGrids.build(e, **{key: {"n": v} for key, v in n.items()})
+    t0 = time.perf_counter()
+    lp = full_product_program2(e, g, np.ones(e.H))
+    build_s = time.perf_counter() - t0
+    from segex.backends.highs import HighsSession
+
+    sol = HighsSession(lp, solver="ipm").run()
+    # the separable LP on the same (small) grid, for the objective check
+    sep = build_program2(e, g, np.ones(e.H), boundary=False)
+    from segex.backends import solve
+
+    return {**lp.stats, "build_s": build_s, "solve_s": sol.solve_s, "objective": sol.objective,
+            "note": f"grid {n}; separable LP on it: {sep.lp.stats['cols']:,} cols, "
+                    f"|obj diff| {abs(solve(sep.lp).objective - sol.objective):.1e}"}
+
+
+def run_equilibrium(name):
+    make, spec = ECONOMIES[name]
+    e = make()
+    g = CollateralGrids.build(e, **spec)
+    t0 = time.perf_counter()
+    r = solve_segregated(e, g, method="colgen")
+    total = time.perf_counter() - t0
+    return {**{k: r.lp[k] for k in ("rows", "cols", "nnz")}, "build_s": r.lp["build_s"],
+            "solve_s": total - r.lp["build_s"], "objective": r.objective,
+            "note": f"{r.lp['negishi_iterations']} Negishi LPs, certified {r.certificate.passed}, "
+                    f"weights {np.round(r.weights, 4).tolist()}"}
+
+
+def run_tol(name, tol):
+    from segex.economies.collateral.refine import solve_to_tolerance
+
+    make, _ = ECONOMIES[name]
+    e = make()
+    t0 = time.perf_counter()
+    r, path = solve_to_tolerance(e, tol)
+    total = time.perf_counter() - t0
+    return {**{k: r.lp[k] for k in ("rows", "cols", "nnz")}, "build_s": 0.0, "solve_s": total,
+            "objective": r.objective,
+            "note": f"--tol {tol}: accuracy {r.accuracy:.1e}, converged {r.converged}, {len(path.rows())} steps, "
+                    f"p0 {r.prices.p0:.5f}"}
+
+
+# --------------------------------------------------------------------------- report
+COLS = ("economy", "path", "rows", "cols", "nnz", "build_s", "solve_s", "peak_MB", "objective", "price_err", "note")
+
+
+def price_err(out, ref) -> float | None:
+    if out is None or ref is None:
+        return None
+    return max(abs(out[k] - ref[k]) for k in ref)
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def emit(row):
+    print("  ".join(f"{fmt(row.get(c)):>{w}}" for c, w in zip(COLS, WIDTHS)), flush=True)
+
+
+WIDTHS = (10, 12, 6, 11, 11, 8, 8, 8, 11, 9, 0)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--no-naive", action="store_true", help="skip the naive full-product LPs")
+    ap.add_argument("--only", choices=list(ECONOMIES), action="append", help="economies to run (repeatable)")
+    args = ap.parse_args(argv)
+    names = args.only or list(ECONOMIES)
+    print("  ".join(f"{c:>{w}}" for c, w in zip(COLS, WIDTHS)))
+    ratios = []
+    for name in names:
+        ref = measured(run_colgen, name, REF_Z)
+        refout = ref.get("out")
+        rows = {}
+        for path, fn, args_ in (("grid", run_grid, (name,)), ("cvxpy", run_cvxpy, (name,)),
+                                ("colgen", run_colgen, (name,))):
+            r = measured(fn, *args_)
+            rows[path] = r
+            emit({"economy": name, "path": path, **r, "price_err": price_err(r.get("out"), refout),
+                  "note": r.get("note", r.get("error", ""))})
+        emit({"economy": name, "path": "reference", **ref, "price_err": 0.0,
+              "note": f"colgen, {REF_Z} z points; " + ref.get("note", ref.get("error", ""))})
+        if not args.no_naive:
+            n, cols, fits = naive_grid(name)
+            if fits:
+                r = measured(run_naive, name, n)
+                rows["naive"] = r
+                emit({"economy": name, "path": "naive", **r, "note": r.get("note", r.get("error", ""))})
+            else:
+                emit({"economy": name, "path": "naive", "cols": cols,
+                      "note": f"skipped: even grid {n} needs {cols:,} columns (> 8 GiB)"})
+        if name != "synthetic":
+            r = measured(run_equilibrium, name)
+            emit({"economy": name, "path": "colgen+negishi", **r, "note": r.get("note", r.get("error", ""))})
+        else:
+            emit({"economy": name, "path": "colgen+negishi",
+                  "note": "not run: the nested Negishi search grows geometrically with H (10 types)"})
+        if name == "env1":
+            r = measured(run_tol, name, 1e-3)
+            emit({"economy": name, "path": "--tol 1e-3", **r, "note": r.get("note", r.get("error", ""))})
+        ratios.append((name, rows))
+    print("\nratios")
+    for name, rows in ratios:
+        g, c, cg = rows.get("grid", {}), rows.get("cvxpy", {}), rows.get("colgen", {})
+        parts = []
+        if g.get("build_s") and c.get("build_s"):
+            parts.append(f"cvxpy build / segex build = {c['build_s'] / g['build_s']:.1f}x")
+        if g.get("cols") and cg.get("cols"):
+            parts.append(f"grid cols / colgen cols = {g['cols'] / cg['cols']:.1f}x")
+        nv = rows.get("naive", {})
+        if nv.get("cols") and cg.get("cols"):
+            parts.append(f"naive cols (coarser grid) / colgen cols = {nv['cols'] / cg['cols']:.0f}x")
+        print(f"  {name:<10} " + "; ".join(parts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
