@@ -26,13 +26,22 @@ K, each type's consumption and utility, and per state the active exchange's z an
 P_Delta; individual storage, securities and fees paid are indeterminate within an
 exchange and are not compared.
 
-Measured floor (KT Env 1): the exchange's z settles to about 1e-6, but p0, K and the
-fee keep moving by about 1e-4 from step to step. The cause is the lottery LP itself:
-solved to a reduced-cost tolerance eps, it may spread a smooth choice (t = 0
-consumption, securities) over points up to sqrt(2 eps / u'') apart at no visible
-cost -- 3e-4 in Env 1's c0 at eps = 1e-9 -- and prices read from its duals inherit
-the spread. Below that floor ``converged`` is False and ``accuracy`` says what was
-reached.
+Measured floor (KT Env 1): the exchange's z settles to about 1e-6, but p0, K and
+consumption keep moving by about 1e-4 (the fee by up to 1e-3) from step to step. Two
+causes, both measured with the exchange held fixed at z = 0.774444:
+
+* a lottery LP solved to a reduced-cost tolerance eps may spread a smooth choice (t = 0
+  consumption, securities) over points up to sqrt(2 eps / u'') apart at no visible
+  cost -- 3e-4 in type 1's c10 at eps = 1e-9 -- and prices read from its duals
+  inherit the spread;
+* the grid equilibrium is not unique: two certified equilibria (Negishi end-games
+  mixing different vertices) differ by 2e-4 in type 1's c10, 3e-4 in p0 and 1e-3 in
+  P_Delta, with 11 or 41 k points alike -- the duals are degenerate, and budgets can
+  balance at different splits of storage, which is indeterminate within an exchange.
+
+Below that floor ``converged`` is False and ``accuracy`` says what was reached. The
+next step to 1e-6 is a continuous solve of the equilibrium conditions on the support
+the LP identifies.
 """
 
 from __future__ import annotations
