@@ -221,7 +221,7 @@ def solve_to_tolerance(
 
     grids = starting_grids(econ, grids or CollateralGrids.build(econ))
     path = RefinementPath()
-    prev = res = None
+    prev = prev_z = res = None
     w0 = cols0 = None
     L = 0.0  # sensitivity of the outputs to the active exchanges' z
     for step in range(max_steps):
