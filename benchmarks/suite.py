@@ -17,8 +17,9 @@ weights all one (a planner's problem, the same for every path), the rows are:
 * ``colgen``    -- column generation on the same k and z grids, securities and t = 0
   consumption continuous (closed-form pricing);
 * ``naive``     -- one lottery per type over the full product of the grids, on the
-  largest grid whose LP fits in 8 GiB (estimated from its exact column count at
-  MEM_PER_COL bytes per column, measured); the grid is printed;
+  largest grid whose LP fits in 8 GiB (estimated from its exact column count by
+  :func:`naive_memory`, fitted to measured peaks); the grid is printed; HiGHS stops
+  it after NAIVE_TIME_LIMIT seconds;
 * ``reference`` -- column generation on a fine z grid: the "finest solution" the
   price errors are measured against;
 
@@ -46,10 +47,17 @@ from segex.economies.collateral.kt import environment1, environment2, environmen
 from segex.economies.collateral.program2 import build_program2, full_product_columns, full_product_program2
 from segex.economies.collateral.synthetic import random_economy
 
-#: bytes per naive column, measured on KT Env 1's small grid (2.57M columns, 2.6 GB
-#: peak RSS: matrix, HiGHS's copies and its IPM factorisation)
-MEM_PER_COL = 1000
+#: peak memory of a naive LP, bytes per column and per nonzero (about 3 + 2S nonzeros
+#: per column), fitted to the measured peaks: Env 1 4.6M columns / 22.6M nonzeros
+#: 5.2 GB, Env 2 6.2M / 42M 8.0 GB, synthetic 6.5M / 62M 12.4 GB (the fit errs high
+#: by ~15% on the first two and low by 3% on the third)
+MEM_PER_COL, MEM_PER_NNZ = 700, 120
 MEM_BUDGET = 8 * 2**30
+
+
+def naive_memory(econ, cols: int) -> float:
+    """Estimated peak bytes of the naive LP with ``cols`` columns."""
+    return cols * (MEM_PER_COL + MEM_PER_NNZ * (3 + 2 * econ.S))
 #: HiGHS time limit for a naive LP (s): Env 3's 7M-column naive LP had not finished
 #: after 20 min of IPM; a row that hits the limit says so
 NAIVE_TIME_LIMIT = 900.0
@@ -148,8 +156,9 @@ def naive_grid(name):
     while True:
         g = CollateralGrids.build(e, **{key: {"n": v} for key, v in n.items()})
         cols = full_product_columns(e, g)
-        if cols * MEM_PER_COL <= MEM_BUDGET or max(n.values()) <= 2:
-            return n, cols, cols * MEM_PER_COL <= MEM_BUDGET
+        fits = naive_memory(e, cols) <= MEM_BUDGET
+        if fits or max(n.values()) <= 2:
+            return n, cols, fits
         # shrink the axis with the most points (c enters squared, z and a to the power S)
         big = max((key for key in n if n[key] > 2), key=lambda key: n[key] * (4 if key == "c" else 1))
         n[big] = max(2, int(n[big] * 0.7))

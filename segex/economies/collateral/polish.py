@@ -180,8 +180,7 @@ def polish(res: SegregatedResult, tol: float = 1e-7, max_outer: int = 6, delta: 
     last = _summary(res)
     for it in range(max_outer):
         t0 = time.perf_counter()
-        w = prev.weights
-        d = delta
+        w, d = prev.weights, delta
         # clear the fit's whole span of other grid points, so every design point's
         # exchange is alone in its neighbourhood
         base = grids_at(econ, base, _split(zeta, sizes), clear=3 * d)[0]
@@ -194,7 +193,7 @@ def polish(res: SegregatedResult, tol: float = 1e-7, max_outer: int = 6, delta: 
         vertex = np.clip(vertex, zeta - 2 * d, zeta + 2 * d)  # trust region: the fit's own span
         cur, grids, where = _solve_at(econ, base, vertex, sizes, prev, src, weights0=w, **solve_kw)
         sm = _summary(cur)
-        delta_out, where_out = _change(sm, last) if last is not None else (float("inf"), "")
+        delta_out, where_out = _change(sm, last)
         last = sm
         path.append({"iteration": it, "zeta": vertex.tolist(), "moved": moved, "delta": d,
                      "p0": float(sm["p0"][0]), "K": float(sm["K"][0]),
