@@ -67,10 +67,6 @@ def py_peak_mb(fn) -> float:
     return peak / 2**20
 
 
-def naive_cols(econ, grids) -> int:
-    return full_product_columns(econ, grids)
-
-
 # --------------------------------------------------------------------------- paths
 def run_highs_direct(econ, grids, presolve):
     rss0 = maxrss_mb()
@@ -233,7 +229,7 @@ def main(argv=None):
     if not args.no_naive:
         for size in sizes[:2]:
             grids = grids_for(econ, size)
-            n_naive = naive_cols(econ, grids)
+            n_naive = full_product_columns(econ, grids)
             sep = run_separable_noboundary(econ, grids)
             emit(size, "separable/no-boundary", sep, None)
             if n_naive > NAIVE_MAX_COLS:

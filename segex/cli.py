@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
                         "('colgen-grid'); overrides solve.method")
     s.add_argument("--concept", choices=CONCEPTS, action="extend", nargs="+", metavar="NAME",
                    help=f"solution concept(s) to compute, among {', '.join(CONCEPTS)} (overrides solve.concepts)")
-    s.add_argument("--tol", type=_positive_float, metavar="TOL",
+    s.add_argument("--tol", type=_tolerance, metavar="TOL",
                    help="ask for an accuracy instead of a grid: refine the exchanges around the active ones and "
                         "polish them until p0, K, consumption and fees change by less than TOL (the file's grid is "
                         "the start; column generation; overrides solve.tol)")
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _positive_float(text: str) -> float:
+def _tolerance(text: str) -> float:
     try:
         v = float(text)
     except ValueError:

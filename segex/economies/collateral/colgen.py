@@ -185,7 +185,7 @@ def merge(econ, grids, cols: list, pricing: Pricing) -> list:
             fresh = ~_isin_rows(key[keep[n_old:]], key[:n_old])
             keep = np.concatenate([keep[:n_old], keep[n_old:][fresh]])
             x1.append(bundle_table(econ, grids, h, s, ki[keep], zi[keep], a[keep]))
-        out.append(make_type_columns(econ, _append_new(tc.c10, c10n), _append_new(tc.c20, c20n), grids.k, x1))
+        out.append(make_type_columns(econ, append_new(tc.c10, c10n), append_new(tc.c20, c20n), grids.k, x1))
     return out
 
 
@@ -197,7 +197,8 @@ def _isin_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.isin(both[b.shape[0]:], both[:b.shape[0]])
 
 
-def _append_new(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+def append_new(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``old`` followed by the points of ``new`` not already in it (relative 1e-13)."""
     new = np.unique(np.asarray(new, float))
     fresh = ~np.isclose(new[:, None], old[None, :], rtol=1e-13, atol=0).any(axis=1) if old.size else np.ones(new.size, bool)
     return np.concatenate([old, new[fresh]])
@@ -234,8 +235,4 @@ def map_basis(old: Program2, new: Program2, basis):
     return out
 
 
-def count_columns(cols: list) -> int:
-    return sum(tc.c10.size + tc.c20.size + tc.k.size + sum(st["a"].size for st in tc.x1) for tc in cols)
-
-
-__all__ = ["initial_columns", "price", "merge", "column_map", "map_basis", "best_security", "Pricing", "TypeColumns"]
+__all__ = ["initial_columns", "price", "merge", "column_map", "map_basis", "append_new", "best_security", "Pricing", "TypeColumns"]

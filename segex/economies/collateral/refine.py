@@ -172,8 +172,8 @@ def carried_columns(res: SegregatedResult, grids: CollateralGrids, rel: float = 
             x1.append(bundle_table(econ, grids, h, s, np.concatenate([np.full(zall.size, k0), ki]),
                                    np.concatenate([zall, zi]), np.concatenate([np.zeros(zall.size), a])))
         # (the c grids hold every type's endowment: with no trade, a feasible start)
-        c10 = colgen._append_new(c10, grids.c0[0])
-        c20 = colgen._append_new(c20, grids.c0[1])
+        c10 = colgen.append_new(c10, grids.c0[0])
+        c20 = colgen.append_new(c20, grids.c0[1])
         out.append(make_type_columns(econ, c10, c20, grids.k, x1))
     return out
 

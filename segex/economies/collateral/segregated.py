@@ -83,7 +83,7 @@ class _Oracle:
 
     def __init__(self, prog: Program2, backend, solver_opts, pricer=None):
         self.prog, self.backend = prog, backend
-        self.pricer = pricer
+        self._pricer = pricer
         self.H, self.alpha = prog.econ.H, prog.econ.share
         self.session = None
         if backend == "highs":
@@ -116,6 +116,11 @@ class _Oracle:
         return ng.NegishiPoint(weights=np.asarray(weights, float), transfer=spend - wealth, wealth=wealth,
                                state=_Solved(sol, prices, P))
 
+    def pricer(self):
+        """Bundles outside the LP that the dual face LP must keep priced out (None:
+        the LP holds every bundle)."""
+        return self._pricer
+
     def balance(self, pt, support=(), penalize=None):
         """Mix allocations on the primal optimal face at the point's prices; if budgets
         still do not balance, move prices within the dual optimal face at that mix
@@ -126,7 +131,7 @@ class _Oracle:
         r = self.residual(x, pt)
         if np.abs(r[pen]).max() <= 1e-12:
             return x, pt
-        pt2 = _rebalance_prices(self.prog, x, pt, self.backend, pen, pricer=self.pricer)
+        pt2 = _rebalance_prices(self.prog, x, pt, self.backend, pen, pricer=self.pricer())
         if pt2 is not None and np.abs(self.residual(x, pt2)[pen]).max() < np.abs(r[pen]).max():
             return x, pt2
         return x, pt
@@ -803,13 +808,9 @@ class _ColgenOracle(_Oracle):
         self.build_s += time.perf_counter() - tb
         return prog
 
-    @property
     def pricer(self):
+        """Bundles outside the current master (it grows between calls)."""
         return _bundle_pricer(self.prog, self.tol, self.candidates)
-
-    @pricer.setter
-    def pricer(self, _):  # set by _Oracle.__init__; the pricer always follows the current master
-        pass
 
     #: run column generation inside :meth:`evaluate` (off: solve the master as it is)
     inner = True
