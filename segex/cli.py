@@ -236,7 +236,8 @@ def _text_report(name, results, report) -> str:
         if isinstance(types, list) and types and all(isinstance(t, dict) for t in types):
             lines += _table([{"type": h + 1, **t} for h, t in enumerate(types)], ("type",) + TYPE_COLUMNS)
         prices = [f"{k} = {_fmt(v)}" for k, v in d.items()
-                  if k not in ("types", "exchanges", "active_exchanges", "refinement") and not _is_records(v)]
+                  if k not in ("types", "exchanges", "active_exchanges", "refinement", "continuum")
+                  and not _is_records(v)]
         if prices:
             lines.append("prices: " + "  ".join(prices))
         exchanges = d.get("exchanges")
@@ -247,6 +248,11 @@ def _text_report(name, results, report) -> str:
                 lines += _table([_with_type_shares(e, types) for e in active], EXCHANGE_COLUMNS, skip=("active",))
         if concept == "segregated" and getattr(res, "lp", None):
             lines.append(_lp_line(res.lp))
+            cont = res.lp.get("continuum")
+            if isinstance(cont, dict):
+                lines.append(f"continuum: {cont['variables']} variables, {cont['constraints']} constraints, "
+                             f"{cont['exchanges']} exchanges; {cont['newton_iterations']} Newton iterations, "
+                             f"solve {cont['solve_s']:.2f} s, certify {cont['certify_s']:.2f} s")
         ref = d.get("refinement") if isinstance(d, dict) else None
         if isinstance(ref, dict):
             lines.append(f"refinement (tol {_fmt(ref['tol'])}): accuracy {_fmt(ref['accuracy'])}, "

@@ -222,13 +222,22 @@ def test_json_segregated_real_small_grid(tmp_path, capsys, method):
 
 @needs_segregated
 def test_tol_reports_the_refinement_path(tmp_path, capsys):
-    """--tol: accuracy mode; the JSON carries the refinement report and the text the path."""
-    rc = main(["solve", str(ENV1), "--json", "--concept", "segregated", "--quiet", "--tol", "1e-3"])
+    """--tol: accuracy mode; the JSON carries the refinement report and the text the path;
+    --out writes the continuum result, which reads back with its exchanges."""
+    out = tmp_path / "env1.nc"
+    rc = main(["solve", str(ENV1), "--json", "--concept", "segregated", "--quiet", "--tol", "1e-6",
+               "--out", str(out)])
     d = json.loads(capsys.readouterr().out)
-    assert rc == 0
+    assert rc == 0 and d["certificate"]["passed"]
     ref = d["segregated"]["refinement"]
-    assert ref["tol"] == 1e-3 and ref["converged"] and ref["accuracy"] < 1e-3
-    assert ref["path"][0]["phase"] == "refine" and ref["path"][-1]["phase"] == "polish"
+    assert ref["tol"] == 1e-6 and ref["converged"] and ref["accuracy"] < 1e-6
+    assert ref["path"][0]["phase"] == "refine" and ref["path"][-1]["phase"] == "continuum"
+    assert d["segregated"]["method"] == "continuum" and d["lp"]["continuum"]["newton_iterations"] >= 1
+    assert "segregated.support.welfare_gap" in d["certificate"]
+    ds = read_netcdf(out)["segregated"]
+    assert ds.attrs["method"] == "continuum"
+    assert float(ds["p0"]) == pytest.approx(d["segregated"]["p0"], rel=1e-12)
+    assert list(ds["exchange"].values) == d["segregated"]["active_exchanges"]
     assert main(["solve", str(ENV1), "--concept", "segregated", "--quiet", "--tol", "2"]) == 2
     assert "--tol" in capsys.readouterr().err
 

@@ -1,10 +1,12 @@
-"""Accuracy mode: refining the exchanges' z grid and polishing them (refine, polish).
+"""Accuracy mode: refining the exchanges' z grid, then the continuum equilibrium on the
+LP's support (continuum), or -- without it -- polishing the exchanges (polish).
 
 The answers asserted: the local step shrinks where the solution is and the window
 follows a moving optimum; the polish finds the welfare-maximising exchange of a
-known smooth function and of KT Env 1; solve_to_tolerance converges at a tolerance
-above the LP's resolution floor, says so, and reports its path; below the floor it
-says it did not converge instead of pretending.
+known smooth function and of KT Env 1; solve_to_tolerance converges through the
+continuum phase, even at 1e-9, and reports its path; with the LP alone it converges
+above the LP's resolution floor and below the floor says it did not converge
+instead of pretending.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from segex.economies.collateral.polish import argmax_cubic, polish
 from segex.economies.collateral.refine import (SPLIT, refine_axis, refined_grids, solve_to_tolerance,
                                                starting_grids, summary)
 
-#: KT Env 1's continuum equilibrium exchange, measured by this module's polish (six
-#: runs: 0.774440-0.774448) and by column generation on locally refined grids (0.77443
-#: to 0.77445). The paper's grid value is 0.7729 (its z step 0.01).
-Z_STAR = 0.774444
+#: KT Env 1's continuum equilibrium (segex.economies.collateral.continuum: Newton on the
+#: equilibrium conditions, residual 1e-15; tests/test_collateral_continuum.py). The
+#: polish measured 0.774440-0.774448 in six runs, column generation on locally refined
+#: grids 0.77443 to 0.77445; the paper's grid value is 0.7729 (its z step 0.01).
+Z_STAR = 0.7744347203
+P0_STAR, K_STAR, FEE_STAR = 1.9908178614, 0.5825288402, 0.5569937873
 
 
 def test_refine_axis_inside_a_patch_divides_the_step():
@@ -64,32 +68,52 @@ def test_polish_moves_env1s_exchange_to_the_continuum_optimum():
     assert p.certificate.passed, str(p.certificate)
     assert all(step["certified"] for step in p.polish_path)
     z = summary(p)["z[0]"][0]
-    # 2e-5: the polish's z noise is ~2e-6 (LP noise / (delta curvature)); the margin
-    # covers the start 6e-4 away when only a few steps run
+    # 2e-5: measured against the continuum, the polish lands 0.5e-5 to 1.3e-5 away (its
+    # fit sees the LP's non-unique equilibria, not only LP noise / (delta curvature))
     assert z == pytest.approx(Z_STAR, abs=2e-5)
     assert all(c < 0 for step in p.polish_path for c in step["curvature"])
 
 
 def test_solve_to_tolerance_converges_and_reports_its_path():
+    """Through the continuum phase: one coarse LP, then Newton on its support; the
+    answer is the continuum equilibrium to ~1e-12, so even tol = 1e-9 converges."""
     e = env1()
-    r, path = solve_to_tolerance(e, tol=1e-3)
+    r, path = solve_to_tolerance(e, tol=1e-9)
+    assert r.converged and r.accuracy < 1e-9
+    assert r.certificate.passed, str(r.certificate)
+    rows = path.rows()
+    assert rows[0]["phase"] == "refine" and rows[-1]["phase"] == "continuum"
+    assert {"rows", "cols", "objective", "p0", "K", "z", "P_Delta", "change", "seconds"} <= set(rows[-1])
+    d = r.to_dict()
+    assert d["method"] == "continuum"
+    assert d["refinement"]["converged"] and d["refinement"]["path"] == rows
+    # 1e-9: Newton's answer (measured 1e-15 apart over starts, see test_collateral_continuum)
+    assert d["p0"] == pytest.approx(P0_STAR, abs=1e-9)
+    assert d["K"] == pytest.approx(K_STAR, abs=1e-9)
+    assert d["exchanges"][0]["z"] == pytest.approx(Z_STAR, abs=1e-9)
+    assert d["exchanges"][0]["fee"] == pytest.approx(FEE_STAR, abs=1e-9)
+    # the coarse LP it started from was 3e-2 away (its change column says so)
+    assert rows[-1]["change"] > 1e-3
+
+
+def test_lp_accuracy_mode_converges_above_its_floor():
+    """Without the continuum phase: refine, then polish; converges at 1e-3."""
+    e = env1()
+    r, path = solve_to_tolerance(e, tol=1e-3, continuum=False)
     assert r.converged and r.accuracy < 1e-3
     assert r.certificate.passed, str(r.certificate)
     rows = path.rows()
-    assert [row["phase"] for row in rows][0] == "refine" and rows[-1]["phase"] == "polish"
-    assert {"rows", "cols", "objective", "p0", "K", "z", "P_Delta", "change", "seconds"} <= set(rows[-1])
+    assert rows[0]["phase"] == "refine" and rows[-1]["phase"] == "polish"
     d = r.to_dict()
-    assert d["refinement"]["converged"] and d["refinement"]["path"] == rows
-    # against the continuum values (polish + refinement studies, see Z_STAR): the
-    # tolerance asked, plus the LP's 1e-4 floor on prices
-    assert d["p0"] == pytest.approx(1.9903, abs=1e-3)
-    assert d["K"] == pytest.approx(0.58235, abs=1e-3)
+    # against the continuum: the tolerance asked, plus the LP's 1e-4 floor on prices
+    assert d["p0"] == pytest.approx(P0_STAR, abs=1e-3)
+    assert d["K"] == pytest.approx(K_STAR, abs=1e-3)
     assert summary(r)["z[0]"][0] == pytest.approx(Z_STAR, abs=1e-4)
 
 
 def test_below_the_lp_floor_it_says_it_did_not_converge():
     e = env1()
-    r, path = solve_to_tolerance(e, tol=1e-9, max_steps=3)
+    r, path = solve_to_tolerance(e, tol=1e-9, max_steps=3, continuum=False)
     assert not r.converged
     assert r.accuracy > 1e-9
     assert r.certificate.passed  # the answer is still a certified equilibrium on its grid
@@ -115,7 +139,7 @@ def test_accuracy_mode_polishes_both_of_env3s_exchanges():
     such a step of grid error, so the polished values must agree within 2e-3."""
     from segex.economies.collateral.kt import environment3 as env3
 
-    r, _ = solve_to_tolerance(env3(), tol=1e-3)
+    r, _ = solve_to_tolerance(env3(), tol=1e-3, continuum=False)
     assert r.converged and r.certificate.passed, str(r.certificate)
     zs = r.polish_path[-1]["zeta"]
     assert len(zs) == 2

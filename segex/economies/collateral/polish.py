@@ -55,14 +55,15 @@ STILL = 1e-9
 
 
 def clusters(res: SegregatedResult) -> list:
-    """Per state, groups of active exchanges (indices) lying within CLEAR of each other."""
+    """Per state, groups of active exchanges (indices) that are grid neighbours or lie
+    within CLEAR of each other: a grid mixes the points around one continuum exchange."""
     out = []
     for s in range(res.econ.S):
         zg = res.grids.z[s]
         width = CLEAR * max(zg[-1] - zg[0], 1e-12)
         groups = []
         for j in (j for j in range(zg.size) if _mass(res, s, j) > ACTIVE_MASS):
-            if groups and zg[j] - zg[groups[-1][-1]] <= width:
+            if groups and (j == groups[-1][-1] + 1 or zg[j] - zg[groups[-1][-1]] <= width):
                 groups[-1].append(j)
             else:
                 groups.append([j])

@@ -203,8 +203,9 @@ def solve_to_tolerance(
     max_steps: int = 12,
     polish: bool = True,
     progress: bool = False,
+    continuum: bool = True,
     **solve_kw,
-) -> tuple[SegregatedResult, RefinementPath]:
+):
     """Equilibrium with segregated exchanges whose determinate outputs are accurate to
     ``tol`` (absolute), or as close as the LP's resolution allows (module docstring).
 
@@ -237,17 +238,15 @@ def solve_to_tolerance(
                 L = max(L, delta / dz)
         h = local_step(res)
         estimate = L * h if L > 0 else float("inf")
-        path.steps.append({
-            "phase": "refine", "step": step, "n_z": [int(z.size) for z in grids.z],
-            "rows": res.lp["rows"], "cols": res.lp["cols"], "objective": res.objective,
-            "p0": float(cur["p0"][0]), "K": float(cur["K"][0]), "z": zbar.tolist(),
-            "P_Delta": [float(cur[f"P_Delta[{s}]"][0]) for s in range(econ.S)],
-            "z_step": h, "change": delta, "largest_change_in": where,
-            "seconds": time.perf_counter() - t0, "certified": bool(res.certificate.passed),
-        })
+        path.steps.append(_row("refine", step, res, cur, delta, where, time.perf_counter() - t0,
+                               n_z=[int(z.size) for z in grids.z], z_step=h))
         if progress:
             print(f"refine {step}: z {[z.size for z in grids.z]} points, LP {res.lp['rows']}x{res.lp['cols']}, "
                   f"z step {h:.1e}, change {delta:.1e} {where}", file=sys.stderr, flush=True)
+        if continuum:
+            cont = _try_continuum(res, cur, path, progress)
+            if cont is not None:
+                return _finish(cont, tol, path, accuracy=cont.accuracy)
         if (delta < tol and estimate < tol) or (polish and h <= 2 * pl.MIN_DELTA):
             break
         prev, prev_z, w0 = cur, zbar, res.weights
@@ -263,8 +262,50 @@ def solve_to_tolerance(
                                "change": r["change"], "largest_change_in": r["largest_change_in"],
                                "seconds": r["seconds"], "certified": r["certified"]})
     tail = [row["change"] for row in path.steps[-2:]]
-    res.accuracy = float(max(tail)) if len(tail) == 2 else float("inf")
-    res.converged = bool(res.accuracy < tol)
+    return _finish(res, tol, path, accuracy=float(max(tail)) if len(tail) == 2 else float("inf"))
+
+
+def _row(phase, step, res, cur, delta, where, seconds, n_z=None, z_step=None, note=None) -> dict:
+    """One row of the refinement path."""
+    S = res.econ.S
+    row = {"phase": phase, "step": step, "n_z": n_z, "rows": res.lp["rows"], "cols": res.lp["cols"],
+           "objective": res.objective, "p0": float(cur["p0"][0]), "K": float(cur["K"][0]),
+           "z": [float(cur[f"z[{s}]"][0]) for s in range(S)],
+           "P_Delta": [float(cur[f"P_Delta[{s}]"][0]) for s in range(S)], "z_step": z_step, "change": delta,
+           "largest_change_in": where, "seconds": seconds, "certified": bool(res.certificate.passed)}
+    if note:
+        row["note"] = note
+    return row
+
+
+def _try_continuum(res, cur, path, progress):
+    """The continuum equilibrium on ``res``'s support (:mod:`.continuum_result`) if it
+    solves and certifies; else None, with the reason in the path."""
+    from ...errors import SolveError
+    from .continuum_result import solve_continuum
+
+    t0 = time.perf_counter()
+    try:
+        cont = solve_continuum(res)
+    except SolveError as exc:
+        path.steps.append({"phase": "continuum", "step": len(path.steps), "seconds": time.perf_counter() - t0,
+                           "certified": False, "note": f"not solved on this support: {exc.message}"})
+        return None
+    sm = summary(cont)
+    delta, where = change(sm, cur)
+    note = None if cont.certificate.passed else "certificate failed: " + ", ".join(cont.certificate.failed())
+    row = _row("continuum", len(path.steps), cont, sm, delta, where, time.perf_counter() - t0, note=note)
+    row.update({"newton_iterations": len(cont.path), "newton_accuracy": cont.accuracy})
+    path.steps.append(row)
+    if progress:
+        print(f"continuum: {'certified' if cont.certificate.passed else note}, Newton accuracy {cont.accuracy:.1e}, "
+              f"differs from the grid by {delta:.1e} ({where})", file=sys.stderr, flush=True)
+    return cont if cont.certificate.passed else None
+
+
+def _finish(res, tol, path, accuracy):
+    res.accuracy = accuracy
+    res.converged = bool(res.accuracy < tol and res.certificate.passed)
     res.refinement_tol = tol
     res.refinement_path = path.rows()
     return res, path
