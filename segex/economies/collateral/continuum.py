@@ -40,24 +40,39 @@ The equilibrium. Prices are the duals normalised by good 1 at t = 0, as in the L
 with y = dPhi/d(resource) (all rows written "use = resource"). The competitive
 equilibrium with segregated exchanges is the planner's optimum at Negishi weights
 (KT Theorems 2-3) where, in addition, no exchange's fundamental can move to raise
-welfare. It is the root in (z, log lambda) of
+welfare. With the LP's support fixed -- which exchanges exist, who may use them,
+which constraints bind (:class:`Planner` finds and repairs these) -- it is the root
+in (x, mu, z, log lambda) of
 
-* :math:`\partial\Phi/\partial z_j = 0`, by the envelope theorem
-  :math:`\sum_h \lambda\alpha\beta\pi_s\, v_W\,(\pi e_2 + R K - \pi c_2)\,p'(z_j)
+* Program 2's KKT conditions, grad f(x; z, lambda) = M(z)' mu and M(z) x = b, with
+  the binding inequalities among the rows;
+* dL/dz_j = 0, the planner's choice of each exchange's fundamental; by the envelope
+  theorem :math:`\sum_h \lambda\alpha\beta\pi_s\, v_W\,(\pi e_2 + R K - \pi c_2)\,p'(z_j)
   - y_{55,j}\sum_h\alpha(\pi e_2 + R K) + \sum_h \nu_{13,hj} R K\, p'(z_j)`
-  (Roy's identity gives :math:`\partial v/\partial p = -v_W c_2`);
-* :math:`T^h = 0` for h = 2..H, each type's expenditure at the prices minus its
-  wealth (59); Walras's law gives type 1's,
+  (Roy's identity gives :math:`\partial v/\partial p = -v_W c_2`). A single equation
+  system in all unknowns, because fundamentals are linked: in KT Env 2 both states'
+  rights rows pin z_s = E_1s/(E_2s + R K) through the same K, so no z can move alone;
+* T^h = 0 for h = 2..H, each type's expenditure at the prices minus its wealth
+  (59); Walras's law gives type 1's,
 
-found by Newton's method with a finite-difference Jacobian from the LP's point.
+solved by Newton's method (:func:`equilibrium`) from the LP's point (measured: 3-5
+iterations, under 0.2 s, on KT Environments 1-3). The grid LP's non-unique equilibria
+and lottery spread (:mod:`.refine`) do not arise: the answer is a point, to ~1e-15.
 
-What certifies it (:func:`certify_continuum`): the conic solver's status; clearing
-of every row recomputed from the values; the envelope gradient and transfers; for
-every type, its own budget problem at the prices -- a separate convex program --
-whose best utility must equal the type's allocated utility (the equilibrium
-certificate); and the support: Program 2 on the LP's grid *plus* the continuum
-exchanges, at the continuum's weights, must not beat the continuum's welfare, i.e.
-no exchange outside the support is worth opening.
+Where the LP's support cannot be made a KKT point (an active set that does not
+close, a type that gains by entering an exchange at every valid price), the solve
+raises :class:`~segex.errors.SolveError` saying so; accuracy mode then refines the
+grid and tries again, and falls back to the LP's polish.
+
+What certifies it (:func:`.continuum_result.certify_continuum`): clearing of every
+row recomputed from the values; the KKT residual; the exchanges' first-order
+conditions and the budgets; the entry check (no type gains by entering an exchange
+of the support it does not use); for every type, its own budget problem at the
+prices -- a separate conic program -- whose best utility must equal the type's
+allocated utility (the equilibrium certificate); and the support: Program 2 on the
+LP's grid *plus* the continuum exchanges, at the continuum's weights, must not beat
+the continuum's welfare, i.e. no exchange outside the support is worth opening (up
+to the grid's resolution in z).
 """
 
 from __future__ import annotations
@@ -67,7 +82,6 @@ from dataclasses import dataclass, field
 
 import cvxpy as cp
 import numpy as np
-from scipy.optimize import lsq_linear
 
 from ...errors import SolveError
 from .model import CollateralEconomy
@@ -85,6 +99,8 @@ STEP_TOL = 1e-12
 #: form (accurate to ~1e-15), so entries are good to ~1e-9 -- ample for Newton, whose
 #: fixed point does not depend on the Jacobian.
 FD_STEP = 1e-6
+#: Newton on the equilibrium system has failed if its residual stays above this.
+NOT_CONVERGED = 1e-9
 #: Repairs of the LP-suggested active set before the continuum solve gives up.
 MAX_REPAIRS = 4
 #: Newton's least-squares steps ignore directions whose singular value is below RCOND
@@ -446,7 +462,7 @@ class Planner:
         spend = c0[:, 0] + p0 * (c0[:, 1] + k) + (A * Q).sum(1) + (Delta * Pd).sum(1)
         return spend - (e0[:, 0] + p0 * e0[:, 1])
 
-    def violations(self, pt: _Point) -> dict:
+    def violations(self, pt: _Point, equilibrium: bool = False) -> dict:
         """Where the active set is wrong: (h, j) masks of multipliers with the wrong sign
         and of inactive inequalities violated; empty when the point is a KKT point."""
         act, scale = pt.active, 1.0 + np.abs(self.econ.endowment).max()
@@ -455,8 +471,7 @@ class Planner:
             # Newton stalled (against pi > 0): signs mean nothing yet; masses near zero are zero
             small = on & (pt.pi < STALL_MASS)
             return {"kkt": np.ones((self.H, self.J), bool), **({"mass": small} if small.any() else {})}
-        self._sign_multipliers(pt)
-        self.price_empty(pt)
+        self._choose_multipliers(pt, equilibrium)
         bound = np.zeros((self.H, self.J))
         bound[act["no_storage"]] = pt.mu[pt.fam["no_storage"]] / pt.y1  # dPhi/d(lower bound on K) <= 0
         slack = self.econ.utility.spot_price(pt.z) * self.RJ * pt.K + pt.A
@@ -470,24 +485,63 @@ class Planner:
         }
         return {k: v for k, v in out.items() if v.any()}
 
-    def _sign_multipliers(self, pt: _Point) -> None:
-        """Where the multipliers are not unique (an exchange nobody stores in has both
-        K >= 0 and (13) binding for every type, and (53) redundant), Newton's least-
-        squares multipliers can have wrong signs although multipliers with the right
-        signs exist. Refit them with the signs as bounds; keep the refit (and re-read
-        the prices) when it satisfies stationarity as well."""
+    def _choose_multipliers(self, pt: _Point, equilibrium: bool = False) -> None:
+        """Pick, among the multipliers of the optimal face, ones with the right signs at
+        which no type gains by entering an exchange it does not use; keep them (and
+        re-read the prices) if they exist.
+
+        Multipliers are not unique where rows are dependent on the active set: an
+        exchange nobody uses has empty rows (53), (55); an exchange where everybody's
+        securities are pinned at zero (no storage, (13) binding) makes (53) a sum of
+        the others. There the program itself leaves Q_j and P_Delta_j open, and Newton's
+        least-squares multipliers are one arbitrary choice -- with them a type can seem
+        to gain by entering where, at other equally valid prices, it would not (KT: an
+        inactive exchange is priced so that nobody wants to trade there). The valid
+        multipliers are mu0 + N t with N a basis of the null space of M' and signs
+        mu <= 0 on active inequalities; this minimises the largest entry gain (and sign
+        violation) over t by Nelder-Mead. With ``equilibrium``, only directions that
+        leave the equilibrium conditions (budgets, dL/dz) unchanged are used: prices the
+        equilibrium was solved at must stay an equilibrium.
+        """
+        from scipy.linalg import null_space
+        from scipy.optimize import minimize
+
         fam = pt.fam
         ineq = np.r_[np.arange(fam["collateral"].start, fam["collateral"].stop),
                      np.arange(fam["no_storage"].start, fam["no_storage"].stop)]
-        if ineq.size == 0 or np.all(pt.mu[ineq] <= 0):
+        off = pt.active["off"]
+        sign_ok = ineq.size == 0 or np.all(pt.mu[ineq] <= SIGN_TOL * pt.y1)
+        if sign_ok and (not off.any() or self._entry(pt, pt.mu)[off].max() <= SIGN_TOL):
             return
         M, _, _ = self._constraints(pt.z, pt.active)
-        grad = self._objective(pt.x, pt.z, pt.weights, ~pt.active["off"])[1]
-        ub = np.full(pt.mu.size, np.inf)
-        ub[ineq] = 0.0
-        fit = lsq_linear(M.T, grad, bounds=(-np.inf, ub), method="bvls", tol=1e-14)
-        if np.abs(M.T @ fit.x - grad).max() < KKT_OK:
-            new = self.point(pt.x, fit.x, fam, pt.active, pt.z, pt.weights, pt.residual.get("kkt", 0.0))
+        N = null_space(M.T, rcond=1e-10)
+        if N.shape[1] and equilibrium:
+            eps = 1e-6 * np.abs(pt.mu).max()
+
+            def conditions(mu):
+                return np.concatenate([self.dL_dz(pt.x, mu, fam, pt.active, pt.z, pt.weights),
+                                       self._transfer(pt.x, mu, fam, pt.z)])
+
+            base = conditions(pt.mu)
+            G = np.column_stack([(conditions(pt.mu + eps * N[:, i]) - base) / eps for i in range(N.shape[1])])
+            N = N @ null_space(G, rcond=1e-8)
+        if N.shape[1] == 0:
+            return
+        scale = np.abs(pt.mu).max()
+
+        def worst(t):
+            mu = pt.mu + N @ (scale * t)
+            sign = max(float(mu[ineq].max(initial=-np.inf)) / pt.y1, 0.0) if ineq.size else 0.0
+            gain = float(self._entry(pt, mu, penalty=True)[off].max()) if off.any() else -np.inf
+            return max(gain, 0.0) + 1e3 * sign
+
+        d = N.shape[1]
+        simplex = np.vstack([np.zeros(d), 0.5 * np.eye(d)])
+        best = minimize(worst, np.zeros(d), method="Nelder-Mead",
+                        options={"initial_simplex": simplex, "xatol": 1e-13, "fatol": 1e-15, "maxiter": 2000 * d})
+        if best.fun <= SIGN_TOL:
+            mu = pt.mu + N @ (scale * best.x)
+            new = self.point(pt.x, mu, fam, pt.active, pt.z, pt.weights, pt.residual.get("kkt", 0.0))
             pt.__dict__.update(new.__dict__)
 
     def entry_value(self, pt: _Point) -> np.ndarray:
@@ -497,13 +551,12 @@ class Planner:
         out = np.full((self.H, self.J), -np.inf)
         off = pt.active["off"]
         if off.any():
-            y1 = pt.y1
-            val = self._entry(pt, pt.mu[pt.fam["sec"]] / y1, pt.mu[pt.fam["rights"]] / y1)
-            out[off] = val[off]
+            out[off] = self._entry(pt, pt.mu)[off]
         return out
 
-    def _entry(self, pt: _Point, Q, Pd, penalty: bool = False) -> np.ndarray:
-        """(H, J) gain of a unit of mass entering exchange j at prices Q_j, P_Delta_j.
+    def _entry(self, pt: _Point, mu, penalty: bool = False) -> np.ndarray:
+        """(H, J) gain of a unit of mass entering exchange j at the multipliers mu
+        (Q_j = mu_sec / y1, P_Delta_j = mu_rights / y1).
 
         Per unit of mass with storage k and securities a the Lagrangian gains
         omega v(W) - mu_lottery - mu_storage k - y1 Q alpha a - y1 P_Delta alpha (z (e2 + R k) - e1),
@@ -514,11 +567,11 @@ class Planner:
         W* = max(e1 + p e2, v'^-1(y1 Q alpha / omega)). Numeraire units.
         """
         econ, g = self.econ, self.econ.gamma
-        H, S, y1 = self.H, econ.S, pt.y1
-        mu, fam = pt.mu, pt.fam
+        H, S, fam = self.H, econ.S, pt.fam
+        y1 = mu[fam["good1"]][0]
         lot = mu[fam["lottery"]].reshape(H, S)[:, self.state] / y1
         sto = mu[fam["storage"]].reshape(H, S)[:, self.state] / y1
-        Q, Pd = np.asarray(Q, float)[None, :], np.asarray(Pd, float)[None, :]
+        Q, Pd = (mu[fam["sec"]] / y1)[None, :], (mu[fam["rights"]] / y1)[None, :]
         a = econ.share[:, None]
         p, z = econ.utility.spot_price(pt.z)[None, :], pt.z[None, :]
         omega = np.outer(pt.weights * econ.share, econ.beta * econ.prob[self.state]) / y1
@@ -527,46 +580,13 @@ class Planner:
         D = 1.0 + p ** (1.0 - 1.0 / g)
         # v'(W) = (W / D)^-g  =>  v'(W) = q  <=>  W = D q^(-1/g)
         q = np.maximum(a * Q / omega, 1e-300)
-        Wst = np.maximum(floor, D * q ** (-1.0 / g))
-        c1, c2 = econ.utility.demand(Wst, p)
-        val = omega * econ.utility.u(c1, c2) - lot - a * Q * (Wst - floor) - a * Pd * (z * self.E2 - self.E1)
+        with np.errstate(over="ignore", invalid="ignore"):  # Q -> 0: unbounded gain, +inf
+            Wst = np.maximum(floor, D * q ** (-1.0 / g))
+            c1, c2 = econ.utility.demand(Wst, p)
+            val = omega * econ.utility.u(c1, c2) - lot - a * Q * (Wst - floor) - a * Pd * (z * self.E2 - self.E1)
+        val = np.where(np.isnan(val), np.inf, val)
         arb = slope_k > SIGN_TOL  # storage arbitrage (zero in equilibrium)
         return np.where(arb, 1e3 * (1.0 + slope_k) if penalty else np.inf, val)
-
-    def price_empty(self, pt: _Point) -> None:
-        """Prices for exchanges nobody uses. Their rows (53), (55) are empty, so their
-        multipliers are not determined by the program; what equilibrium requires is
-        some (Q_j, P_Delta_j) at which no type gains by entering (KT: inactive
-        exchanges are priced so nobody wants to trade there). Find them by minimising
-        the largest entry gain over the two prices (Nelder-Mead from the state's other
-        exchanges' prices) and, where that is <= 0, write them into the multipliers."""
-        from scipy.optimize import minimize
-
-        empty = np.nonzero(pt.active["off"].all(axis=0))[0]
-        if empty.size == 0:
-            return
-        mu, fam, y1 = pt.mu.copy(), pt.fam, pt.y1
-        Q, Pd = mu[fam["sec"]] / y1, mu[fam["rights"]] / y1
-        for j in empty:
-            others = (self.state == self.state[j]) & ~pt.active["off"].all(axis=0)
-            start = [(Q[others].mean(), Pd[others].mean())] if others.any() else []
-            best = None
-            for x0 in start + [(Q[j], Pd[j]), (1.0, 0.0)]:
-                def worst(v, j=j):
-                    q, d = Q.copy(), Pd.copy()
-                    q[j], d[j] = v
-                    return float(self._entry(pt, q, d, penalty=True)[:, j].max())
-                r = minimize(worst, np.asarray(x0, float), method="Nelder-Mead",
-                             options={"xatol": 1e-12, "fatol": 1e-14, "maxiter": 4000})
-                if best is None or r.fun < best.fun:
-                    best = r
-                if best.fun <= 0:
-                    break
-            if best.fun <= SIGN_TOL:
-                Q[j], Pd[j] = best.x
-        mu[fam["sec"]], mu[fam["rights"]] = Q * y1, Pd * y1
-        new = self.point(pt.x, mu, fam, pt.active, pt.z, pt.weights, pt.residual.get("kkt", 0.0))
-        pt.__dict__.update(new.__dict__)
 
     def repaired(self, active: dict, bad: dict) -> dict:
         """The active set with every violation in ``bad`` flipped."""
@@ -667,7 +687,11 @@ def equilibrium(econ: CollateralEconomy, z0, state, weights0, tol: float = ROOT_
         for _ in range(MAX_REPAIRS + 1):
             pt, rows = _joint_newton(planner, pt, active, tol, max_iter)
             path += rows
-            bad = planner.violations(pt)
+            if rows[-1]["residual"] > NOT_CONVERGED:
+                raise SolveError("not_converged", f"Newton on the equilibrium conditions stopped at residual "
+                                                  f"{rows[-1]['residual']:.1e} after {len(rows) - 1} iterations; the "
+                                                  "start (the LP's support and weights) is too far from a root")
+            bad = planner.violations(pt, equilibrium=True)
             if not bad:
                 return planner, pt, path
             new = planner.repaired(active, bad)

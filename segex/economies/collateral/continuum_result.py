@@ -266,28 +266,42 @@ def support_gap(result: ContinuumResult, grids, columns=None) -> float:
     zeta = [pt.z[pl.state == s] for s in range(econ.S)]
     g, _ = grids_at(econ, grids, zeta)
     lp = solve_segregated(econ, g, weights=pt.weights, equilibrium=False, method="colgen")
+    result.support_result = lp
     result.support_lp = {"rows": lp.lp["rows"], "cols": lp.lp["cols"], "objective": lp.objective,
                          "active": [e["id"] for e in lp.exchanges() if e["active"]]}
     return (lp.objective - pt.value) / (1.0 + abs(pt.value))
 
 
 # -------------------------------------------------------------------- driver
-def solve_continuum(start, support_check: bool = True) -> ContinuumResult:
-    """The continuum equilibrium on the support of the grid equilibrium ``start``
-    (a :class:`.segregated.SegregatedResult`), certified (module docstring). Raises
-    :class:`~segex.errors.SolveError` when the support cannot be made a KKT point."""
+def solve_continuum(start, support_check: bool = True, max_rounds: int = 4) -> ContinuumResult:
+    """The continuum equilibrium on the support of the grid solution ``start`` (a
+    :class:`.segregated.SegregatedResult`, an equilibrium or at any weights),
+    certified (module docstring). Raises :class:`~segex.errors.SolveError` when the
+    support cannot be made a root of the equilibrium conditions.
+
+    When the support check fails -- at the continuum's weights the LP opens an
+    exchange the support lacks -- that LP's solution is the next start: a column
+    generation over exchanges, at most ``max_rounds`` times.
+    """
     t0 = time.perf_counter()
     econ = start.econ
-    z0, state, w0 = start_from_lp(start)
-    planner, pt, path = equilibrium(econ, z0, state, w0)
-    res = ContinuumResult(econ, planner, pt, path, start=start)
-    solve_s = time.perf_counter() - t0
-    res.certificate = certify_continuum(res, start.grids if support_check else None)
+    rounds = 0
+    while True:
+        z0, state, w0 = start_from_lp(start)
+        planner, pt, path = equilibrium(econ, z0, state, w0)
+        res = ContinuumResult(econ, planner, pt, path, start=start)
+        solve_s = time.perf_counter() - t0
+        res.certificate = certify_continuum(res, start.grids if support_check else None)
+        rounds += 1
+        failed = res.certificate.failed()
+        if failed != ["support.welfare_gap"] or rounds >= max_rounds:
+            break
+        start = res.support_result  # the LP at the continuum's weights found a better support
     # ``lp`` stays the last LP's (the continuum solve is not an LP); the continuum's own
     # figures are added: its variables and constraints, Newton iterations and seconds
     res.lp = {**start.lp, "method": f"{start.lp.get('method', 'grid')}+continuum",
               "continuum": {"variables": int(planner.n), "constraints": int(pt.mu.size), "exchanges": int(planner.J),
-                            "newton_iterations": len(path), "solve_s": solve_s,
+                            "newton_iterations": len(path), "support_rounds": rounds, "solve_s": solve_s,
                             "certify_s": time.perf_counter() - t0 - solve_s}}
     res.accuracy = newton_accuracy(path)
     return res

@@ -1,4 +1,5 @@
-"""Ask for an accuracy instead of a grid: refine the exchanges, then polish them.
+"""Ask for an accuracy instead of a grid: refine the exchanges, then solve the
+continuum equilibrium on the support the LP found (or, without it, polish).
 
 Column generation (:mod:`.colgen`) makes securities a and t = 0 consumption
 continuous. The k grid carries no approximation error: with a continuous, a lottery
@@ -8,27 +9,40 @@ utility concave in wealth). What remains is z, the exchanges' fundamentals, whic
 index rows and enter nonlinearly (spot price p(z), rights row (55)).
 :func:`solve_to_tolerance` therefore
 
-1. solves the equilibrium by column generation on a coarse grid, then refines the z
-   grid of every state around its active exchanges (:func:`refine_axis`): around a
-   support point *inside* a patch of uniform local step h, points at step h/SPLIT
-   out to +-h; at the *edge* of its patch (the optimum moves toward coarser grid),
-   the patch first grows at step h, so the window re-centres on the moving optimum.
-   Each step is warm-started from the last (Negishi weights, the master's bundles
-   carried to the new grid);
-2. once the local step is below 2 * polish.MIN_DELTA, moves the active exchanges to
-   the planner's optimum in z (:mod:`.polish`), where grids stop helping.
+1. solves the equilibrium by column generation on a coarse grid (11 points of k
+   and z, 21 of c, 3 of a: they only seed column generation);
+2. takes the LP's support -- how many exchanges each state has, roughly where, who
+   uses them -- and solves the equilibrium conditions without grids on it
+   (:mod:`.continuum`, :mod:`.continuum_result`): Newton's method on Program 2's KKT
+   conditions, the exchanges' first-order conditions and the budgets, to ~1e-15. If
+   that solve certifies -- including each type's own budget problem and an LP check
+   that no exchange outside the support is worth opening -- it is the answer;
+3. otherwise refines the z grid of every state around its active exchanges
+   (:func:`refine_axis`): around a support point *inside* a patch of uniform local
+   step h, points at step h/SPLIT out to +-h; at the *edge* of its patch (the optimum
+   moves toward coarser grid), the patch first grows at step h, so the window
+   re-centres on the moving optimum. Each step is warm-started from the last (Negishi
+   weights, the master's bundles carried to the new grid), and step 2 is tried again;
+4. if no support certifies, once the local step is below 2 * polish.MIN_DELTA, moves
+   the active exchanges to the planner's optimum in z (:mod:`.polish`).
 
 It reports the path (phase, LP size, objective, p0, K, z and P_Delta of the active
-exchanges, the change of the determinate outputs and where it was largest, time),
-``accuracy`` (the largest change of any determinate output over the last two steps)
-and ``converged`` (accuracy < tol). The determinate outputs are p0, aggregate storage
-K, each type's consumption and utility, and per state the active exchange's z and fee
-P_Delta; individual storage, securities and fees paid are indeterminate within an
-exchange and are not compared.
+exchanges, the change of the determinate outputs from the previous step and where
+it was largest, time; for the continuum phase its Newton iterations, or why it did
+not certify), ``accuracy`` and ``converged`` (accuracy < tol and the final answer
+certified). With the continuum phase, ``accuracy`` is the largest change of a
+determinate output in Newton's last step (quadratic convergence: the error is far
+smaller); with the LP alone, the largest change of any determinate output over the
+last two steps. The determinate outputs are p0, aggregate storage K, each type's
+consumption and utility, and per state the active exchange's z and fee P_Delta;
+individual storage, securities and fees paid are indeterminate within an exchange
+and are not compared.
 
-Measured floor (KT Env 1): the exchange's z settles to about 1e-6, but p0, K and
-consumption keep moving by about 1e-4 (the fee by up to 1e-3) from step to step. Two
-causes, both measured with the exchange held fixed at z = 0.774444:
+Why the LP alone stops short (KT Env 1, measured): on uniform z grids of step 0.04,
+0.01 and 0.0025 the largest error in z, p0 and K is 1.6e-2, 1.7e-3 and 1.7e-3 --
+the LP mixes the two grid exchanges around z*, which is not one exchange at z*. With
+the exchange held at z* itself, p0, K and consumption still move by about 1e-4 (the
+fee by up to 1e-3) between refinements, for two reasons:
 
 * a lottery LP solved to a reduced-cost tolerance eps may spread a smooth choice (t = 0
   consumption, securities) over points up to sqrt(2 eps / u'') apart at no visible
@@ -38,10 +52,8 @@ causes, both measured with the exchange held fixed at z = 0.774444:
   mixing different vertices) differ by 2e-4 in type 1's c10, 3e-4 in p0 and 1e-3 in
   P_Delta, with 11 or 41 k points alike -- the duals are degenerate, and budgets can
   balance at different splits of storage, which is indeterminate within an exchange.
-
-Below that floor ``converged`` is False and ``accuracy`` says what was reached. The
-next step to 1e-6 is a continuous solve of the equilibrium conditions on the support
-the LP identifies.
+  In KT Env 2 this makes the two mirror-image states' fees 0.113 and 0.135; the
+  continuum equilibrium's are both 0.12312.
 """
 
 from __future__ import annotations
@@ -207,16 +219,19 @@ def solve_to_tolerance(
     **solve_kw,
 ):
     """Equilibrium with segregated exchanges whose determinate outputs are accurate to
-    ``tol`` (absolute), or as close as the LP's resolution allows (module docstring).
+    ``tol`` (absolute), or as close as the method allows (module docstring).
 
-    Phase "refine" refines z around the active exchanges until their local step is
-    below 2 * polish.MIN_DELTA (or the outputs have settled to ``tol``); phase
-    "polish" (:mod:`.polish`) then moves the active exchanges to the planner's optimum
-    in z. Returns the final result -- with ``refinement_path``, ``accuracy`` (the
-    largest change of any determinate output over the last two steps) and
-    ``converged`` (accuracy < tol) -- and the path: per step the phase, grid and LP
-    sizes, objective, p0, K, z and P_Delta of the active exchanges, the change and
-    where it was largest, seconds, and whether the step's equilibrium was certified.
+    Phase "refine" solves the LP and refines z around the active exchanges; after
+    each LP, phase "continuum" (with ``continuum=True``) solves the equilibrium
+    without grids on the LP's support and returns it if it certifies (a
+    :class:`.continuum_result.ContinuumResult`). Without a certified continuum answer,
+    once the local z step is below 2 * polish.MIN_DELTA (or the outputs have settled
+    to ``tol``), phase "polish" (:mod:`.polish`) moves the active exchanges to the
+    planner's optimum in z (a :class:`.segregated.SegregatedResult`). The result
+    carries ``refinement_path``, ``accuracy`` and ``converged`` (accuracy < tol and
+    certified); the path lists per step the phase, grid and LP sizes, objective, p0,
+    K, z and P_Delta of the active exchanges, the change and where it was largest,
+    seconds, and whether the step's answer was certified.
     """
     from . import polish as pl
 
@@ -287,9 +302,12 @@ def _try_continuum(res, cur, path, progress):
     t0 = time.perf_counter()
     try:
         cont = solve_continuum(res)
-    except SolveError as exc:
+    except (SolveError, ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
+        # not solvable on this support (an active set that does not close, a singular
+        # system): the LP path goes on, and the reason is in the path
+        why = exc.message if isinstance(exc, SolveError) else f"{type(exc).__name__}: {exc}"
         path.steps.append({"phase": "continuum", "step": len(path.steps), "seconds": time.perf_counter() - t0,
-                           "certified": False, "note": f"not solved on this support: {exc.message}"})
+                           "certified": False, "note": f"not solved on this support: {why}"})
         return None
     sm = summary(cont)
     delta, where = change(sm, cur)
