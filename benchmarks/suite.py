@@ -20,12 +20,21 @@ weights all one (a planner's problem, the same for every path), the rows are:
   largest grid whose LP fits in 8 GiB (estimated from its exact column count by
   :func:`naive_memory`, fitted to measured peaks); the grid is printed; HiGHS stops
   it after NAIVE_TIME_LIMIT seconds;
-* ``reference`` -- column generation on a fine z grid: the "finest solution" the
-  price errors are measured against;
+* ``cvxpy model`` -- Program 2 written in cvxpy as a user would model it
+  (:mod:`segex.backends.cvxpy_program2`: per-block variables, expressions, sparse
+  incidence matrices) and compiled: the honest "same LP built in cvxpy";
+* ``continuum`` -- the planner's optimum without grids on the colgen row's support
+  (:mod:`segex.economies.collateral.continuum`): Newton to ~1e-15; when certified it
+  is the reference the price errors are measured against;
+* ``reference`` -- column generation on a fine z grid (the reference when the
+  continuum row does not certify; otherwise its own error is printed);
 
-and for KT Env 1-3 the competitive equilibrium (Negishi search) by column generation,
-plus accuracy mode (``--tol 1e-3``) for Env 1. Every row runs in a fresh forked process,
-so ``peak_MB`` is that row's own peak resident memory (build + solve, HiGHS included).
+and the competitive equilibrium: for KT Env 1-3 by column generation (Negishi search)
+and by accuracy mode (``--tol 1e-6``: the continuum equilibrium); for the synthetic
+economy the continuum equilibrium from the planner's LP (its Negishi weights found by
+Newton; the LP's nested Negishi search grows geometrically with H). Every row runs in
+a fresh forked process, so ``peak_MB`` is that row's own peak resident memory (build +
+solve, HiGHS included).
 
 ``price_err`` is the largest absolute difference to the reference in p0 and, per
 state, in the mass-weighted fee P_Delta and fundamental z of the active exchanges
@@ -132,6 +141,60 @@ def run_cvxpy(name):
     return {**prog.lp.stats, "build_s": sol.info["compile_s"], "solve_s": sol.solve_s, "objective": sol.objective}
 
 
+def run_cvxpy_model(name):
+    import cvxpy as cp
+
+    from segex.backends.cvxpy_program2 import program2_problem
+
+    make, spec = ECONOMIES[name]
+    e = make()
+    g = CollateralGrids.build(e, **spec)
+    t0 = time.perf_counter()
+    problem, _ = program2_problem(e, g, np.ones(e.H))
+    data = problem.get_problem_data(cp.HIGHS)[0]
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    problem.solve(solver=cp.HIGHS)
+    return {"rows": int(data["A"].shape[0]), "cols": int(data["A"].shape[1]), "nnz": int(data["A"].nnz),
+            "build_s": build_s, "solve_s": time.perf_counter() - t0, "objective": problem.value,
+            "note": "modelled in cvxpy (expressions), compiled for HiGHS; rows/cols after cvxpy's canonicalisation"}
+
+
+def _colgen_start(name):
+    make, spec = ECONOMIES[name]
+    e = make()
+    return solve_segregated(e, CollateralGrids.build(e, **spec), weights=np.ones(e.H), method="colgen",
+                            equilibrium=False)
+
+
+def run_continuum(name):
+    from segex.economies.collateral.continuum_result import solve_continuum
+
+    start = _colgen_start(name)
+    t0 = time.perf_counter()
+    r = solve_continuum(start)
+    total = time.perf_counter() - t0
+    c = r.lp["continuum"]
+    return {"rows": c["constraints"], "cols": c["variables"], "build_s": 0.0, "solve_s": total,
+            "objective": r.objective, "out": outputs(r), "certified": r.certificate.passed,
+            "note": f"from the colgen row: {c['exchanges']} exchanges, {c['newton_iterations']} Newton iterations, "
+                    f"accuracy {r.accuracy:.1e}, certified {r.certificate.passed}"
+                    + ("" if r.certificate.passed else f" (failed {r.certificate.failed()})")}
+
+
+def run_continuum_equilibrium(name):
+    """The continuum equilibrium started from the planner's LP at weights 1."""
+    from segex.economies.collateral.continuum import equilibrium, start_from_lp
+
+    start = _colgen_start(name)
+    t0 = time.perf_counter()
+    z0, state, w0 = start_from_lp(start)
+    planner, pt, path = equilibrium(start.econ, z0, state, w0)
+    return {"rows": int(pt.mu.size), "cols": int(planner.n), "build_s": 0.0, "solve_s": time.perf_counter() - t0,
+            "objective": pt.value, "note": f"{len(path)} Newton iterations, weights {np.round(pt.weights, 3).tolist()}, "
+                                           f"max |T| {np.abs(pt.transfer).max():.1e}"}
+
+
 def run_colgen(name, z_points=None):
     make, spec = ECONOMIES[name]
     e = make()
@@ -212,10 +275,11 @@ def run_tol(name, tol):
     t0 = time.perf_counter()
     r, path = solve_to_tolerance(e, tol)
     total = time.perf_counter() - t0
+    d = r.to_dict()
     return {**{k: r.lp[k] for k in ("rows", "cols", "nnz")}, "build_s": 0.0, "solve_s": total,
             "objective": r.objective,
-            "note": f"--tol {tol}: accuracy {r.accuracy:.1e}, converged {r.converged}, {len(path.rows())} steps, "
-                    f"p0 {r.prices.p0:.5f}"}
+            "note": f"--tol {tol}: {d.get('method', 'lp')}, accuracy {r.accuracy:.1e}, converged {r.converged}, "
+                    f"{len(path.rows())} steps, p0 {d['p0']:.7f}, K {d['K']:.7f}"}
 
 
 # --------------------------------------------------------------------------- report
@@ -242,7 +306,7 @@ def emit(row):
     print("  ".join(f"{fmt(row.get(c)):>{w}}" for c, w in zip(COLS, WIDTHS)), flush=True)
 
 
-WIDTHS = (10, 12, 6, 11, 11, 8, 8, 8, 11, 9, 0)
+WIDTHS = (10, 14, 6, 11, 11, 8, 8, 8, 11, 9, 0)
 
 
 def main(argv=None):
@@ -255,16 +319,22 @@ def main(argv=None):
     ratios = []
     for name in names:
         ref = measured(run_colgen, name, REF_Z[name])
-        refout = ref.get("out")
+        cont = measured(run_continuum, name)
+        exact = cont.get("certified") and cont.get("out") is not None
+        refout = cont["out"] if exact else ref.get("out")
         rows = {}
         for path, fn, args_ in (("grid", run_grid, (name,)), ("cvxpy", run_cvxpy, (name,)),
-                                ("colgen", run_colgen, (name,))):
+                                ("cvxpy model", run_cvxpy_model, (name,)), ("colgen", run_colgen, (name,))):
             r = measured(fn, *args_)
             rows[path] = r
             emit({"economy": name, "path": path, **r, "price_err": price_err(r.get("out"), refout),
                   "note": r.get("note", r.get("error", ""))})
-        emit({"economy": name, "path": "reference", **ref, "price_err": 0.0,
-              "note": f"colgen, {REF_Z[name]} z points; " + ref.get("note", ref.get("error", ""))})
+        emit({"economy": name, "path": "continuum", **cont, "price_err": 0.0 if exact else None,
+              "note": cont.get("note", cont.get("error", "")) + ("; the reference" if exact else "")})
+        emit({"economy": name, "path": "reference", **ref,
+              "price_err": price_err(ref.get("out"), refout) if exact else 0.0,
+              "note": f"colgen, {REF_Z[name]} z points; " + ref.get("note", ref.get("error", ""))
+                      + ("" if exact else "; the reference")})
         if not args.no_naive:
             n, cols, fits = naive_grid(name)
             if fits:
@@ -277,19 +347,21 @@ def main(argv=None):
         if name != "synthetic":
             r = measured(run_equilibrium, name)
             emit({"economy": name, "path": "colgen+negishi", **r, "note": r.get("note", r.get("error", ""))})
+            r = measured(run_tol, name, 1e-6)
+            emit({"economy": name, "path": "--tol 1e-6", **r, "note": r.get("note", r.get("error", ""))})
         else:
-            emit({"economy": name, "path": "colgen+negishi",
-                  "note": "not run: the nested Negishi search grows geometrically with H (10 types)"})
-        if name == "env1":
-            r = measured(run_tol, name, 1e-3)
-            emit({"economy": name, "path": "--tol 1e-3", **r, "note": r.get("note", r.get("error", ""))})
+            r = measured(run_continuum_equilibrium, name)
+            emit({"economy": name, "path": "continuum eq.", **r, "note": r.get("note", r.get("error", ""))})
         ratios.append((name, rows))
     print("\nratios")
     for name, rows in ratios:
         g, c, cg = rows.get("grid", {}), rows.get("cvxpy", {}), rows.get("colgen", {})
+        cm = rows.get("cvxpy model", {})
         parts = []
+        if g.get("build_s") and cm.get("build_s"):
+            parts.append(f"cvxpy model+compile / segex build = {cm['build_s'] / g['build_s']:.1f}x")
         if g.get("build_s") and c.get("build_s"):
-            parts.append(f"cvxpy build / segex build = {c['build_s'] / g['build_s']:.1f}x")
+            parts.append(f"cvxpy compile of segex's matrix / segex build = {c['build_s'] / g['build_s']:.1f}x")
         if g.get("cols") and cg.get("cols"):
             parts.append(f"grid cols / colgen cols = {g['cols'] / cg['cols']:.1f}x")
         if cg.get("cols"):

@@ -144,3 +144,21 @@ def test_accuracy_mode_polishes_both_of_env3s_exchanges():
     zs = r.polish_path[-1]["zeta"]
     assert len(zs) == 2
     assert zs[0] == pytest.approx(0.6113, abs=2e-3) and zs[1] == pytest.approx(0.8132, abs=2e-3)
+
+
+def test_a_continuum_failure_falls_back_to_the_lp_and_says_why(monkeypatch):
+    """If the continuum solve cannot close the LP's support, accuracy mode goes on with
+    the LP path (refine, polish) and the path records the reason."""
+    from segex.economies.collateral import continuum_result
+    from segex.errors import SolveError
+
+    def fail(start, **kw):
+        raise SolveError("active_set", "forced for the test")
+
+    monkeypatch.setattr(continuum_result, "solve_continuum", fail)
+    r, path = solve_to_tolerance(env1(), tol=1e-3, max_steps=3)
+    rows = path.rows()
+    notes = [row["note"] for row in rows if row["phase"] == "continuum"]
+    assert notes and all("forced for the test" in n for n in notes)
+    assert rows[-1]["phase"] == "polish" and r.to_dict().get("method") != "continuum"
+    assert r.certificate.passed and np.isfinite(r.accuracy)

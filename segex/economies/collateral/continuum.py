@@ -102,7 +102,9 @@ FD_STEP = 1e-6
 #: Newton on the equilibrium system has failed if its residual stays above this.
 NOT_CONVERGED = 1e-9
 #: Repairs of the LP-suggested active set before the continuum solve gives up.
-MAX_REPAIRS = 4
+MAX_REPAIRS = 12
+#: Newton steps go at most this fraction of the way to the domain's boundary.
+FRACTION = 0.9
 #: Newton's least-squares steps ignore directions whose singular value is below RCOND
 #: times the largest: the system is singular along the indeterminate split of storage
 #: within an exchange, and finite differences make that "nearly" singular -- a plain
@@ -367,7 +369,7 @@ class Planner:
             [0.0] * len(col))  # (13) binding
         return np.array(rows), np.array(rhs), fam
 
-    def _newton(self, x, active, z, lam, max_iter=30):
+    def _newton(self, x, active, z, lam, max_iter=60):
         """Newton's method on grad f = M' mu, M x = b from x; returns (x, mu, rows, residual)."""
         M, b, fam = self._constraints(z, active)
         on = ~active["off"]
@@ -386,13 +388,26 @@ class Planner:
                 break
             kkt = np.block([[hess, -M.T], [M, np.zeros((m, m))]])
             step = np.linalg.lstsq(kkt, -r, rcond=RCOND)[0]
-            t = 1.0
-            while t > 1e-8 and not self._in_domain(x + t * step[:self.n], z, on):
-                t /= 2  # stay in the domain: positive consumption, mass and wealth
-            if not self._in_domain(x + t * step[:self.n], z, on):
+            # fraction to the boundary: c, mass and wealth stay positive (all are linear in x)
+            t = min(1.0, FRACTION * self._step_to_boundary(x, step[:self.n], z, on))
+            if not (t > 0 and self._in_domain(x + t * step[:self.n], z, on)):
                 break
             x, mu = x + t * step[:self.n], mu + t * step[self.n:]
         return x, mu, fam, res
+
+    def _domain_values(self, x, z, on):
+        """c, and pi and wealth W where the type uses the exchange: what must stay positive."""
+        c, _, pi, K, A = self.unpack(x)
+        p = self.econ.utility.spot_price(z)
+        W = (self.E1 + p * self.E2) * pi + p * self.RJ * K + A
+        return np.concatenate([np.ravel(c), pi[on], W[on]])
+
+    def _step_to_boundary(self, x, dx, z, on) -> float:
+        """Largest t with every domain value of x + t dx positive (they are linear in x)."""
+        v = self._domain_values(x, z, on)
+        dv = self._domain_values(x + dx, z, on) - v
+        down = dv < 0
+        return float(np.min(-v[down] / dv[down], initial=np.inf))
 
     def _in_domain(self, x, z, on):
         c, _, pi, K, A = self.unpack(x)
@@ -499,7 +514,7 @@ class Planner:
         inactive exchange is priced so that nobody wants to trade there). The valid
         multipliers are mu0 + N t with N a basis of the null space of M' and signs
         mu <= 0 on active inequalities; this minimises the largest entry gain (and sign
-        violation) over t by Nelder-Mead. With ``equilibrium``, only directions that
+        violation) over t by SLSQP. With ``equilibrium``, only directions that
         leave the equilibrium conditions (budgets, dL/dz) unchanged are used: prices the
         equilibrium was solved at must stay an equilibrium.
         """
@@ -528,20 +543,44 @@ class Planner:
         if N.shape[1] == 0:
             return
         scale = np.abs(pt.mu).max()
-
-        def worst(t):
-            mu = pt.mu + N @ (scale * t)
-            sign = max(float(mu[ineq].max(initial=-np.inf)) / pt.y1, 0.0) if ineq.size else 0.0
-            gain = float(self._entry(pt, mu, penalty=True)[off].max()) if off.any() else -np.inf
-            return max(gain, 0.0) + 1e3 * sign
-
         d = N.shape[1]
-        simplex = np.vstack([np.zeros(d), 0.5 * np.eye(d)])
-        best = minimize(worst, np.zeros(d), method="Nelder-Mead",
-                        options={"initial_simplex": simplex, "xatol": 1e-13, "fatol": 1e-15, "maxiter": 2000 * d})
-        if best.fun <= SIGN_TOL:
-            mu = pt.mu + N @ (scale * best.x)
-            new = self.point(pt.x, mu, fam, pt.active, pt.z, pt.weights, pt.residual.get("kkt", 0.0))
+
+        def mu_of(v):
+            return pt.mu + N @ (scale * v[:d])
+
+        # minimise s over (t, s): every entry gain <= s, no storage arbitrage at an
+        # exchange a type does not use (the gain is +inf there), signs of the active
+        # inequalities' multipliers; smooth constraints, so SLSQP
+        cons = [{"type": "ineq", "fun": lambda v: -mu_of(v)[ineq] / pt.y1}] if ineq.size else []
+        if off.any():
+            cons += [{"type": "ineq", "fun": lambda v: v[d] - self._entry(pt, mu_of(v), parts=True)[0][off]},
+                     {"type": "ineq", "fun": lambda v: -self._entry(pt, mu_of(v), parts=True)[1][off]}]
+        v0 = np.zeros(d + 1)
+        if off.any():
+            v0[d] = max(float(np.max(self._entry(pt, pt.mu, parts=True)[0][off])), 0.0)
+        with np.errstate(all="ignore"):
+            best = minimize(lambda v: v[d], v0, method="SLSQP", constraints=cons,
+                            options={"maxiter": 200, "ftol": 1e-14})
+        v = best.x
+
+        def ok(v):
+            return v[d] <= SIGN_TOL and all(np.all(c["fun"](v) >= -SIGN_TOL) for c in cons)
+
+        if not ok(v):  # SLSQP can stall where a price near zero makes gains explode: Nelder-Mead
+            def worst(t):
+                mu = mu_of(t)
+                sign = max(float(mu[ineq].max(initial=-np.inf)) / pt.y1, 0.0) if ineq.size else 0.0
+                if not off.any():
+                    return 1e3 * sign
+                val, slope = self._entry(pt, mu, parts=True)
+                return max(float(val[off].max()), 0.0) + 1e3 * (sign + max(float(slope[off].max()), 0.0))
+
+            simplex = np.vstack([np.zeros(d), 0.5 * np.eye(d)])
+            nm = minimize(worst, np.zeros(d), method="Nelder-Mead",
+                          options={"initial_simplex": simplex, "xatol": 1e-13, "fatol": 1e-15, "maxiter": 2000 * d})
+            v = np.concatenate([nm.x, [max(nm.fun, 0.0)]])
+        if ok(v):
+            new = self.point(pt.x, mu_of(v), fam, pt.active, pt.z, pt.weights, pt.residual.get("kkt", 0.0))
             pt.__dict__.update(new.__dict__)
 
     def entry_value(self, pt: _Point) -> np.ndarray:
@@ -554,7 +593,7 @@ class Planner:
             out[off] = self._entry(pt, pt.mu)[off]
         return out
 
-    def _entry(self, pt: _Point, mu, penalty: bool = False) -> np.ndarray:
+    def _entry(self, pt: _Point, mu, parts: bool = False):
         """(H, J) gain of a unit of mass entering exchange j at the multipliers mu
         (Q_j = mu_sec / y1, P_Delta_j = mu_rights / y1).
 
@@ -562,8 +601,8 @@ class Planner:
         omega v(W) - mu_lottery - mu_storage k - y1 Q alpha a - y1 P_Delta alpha (z (e2 + R k) - e1),
         W = e1 + p (e2 + R k) + a, subject to (13) a >= -p R k, i.e. W >= e1 + p e2.
         It is linear in k at fixed W -- a positive slope is a profitable deviation
-        without bound (+inf; with ``penalty`` a large finite value growing with the
-        slope, for minimisers) -- and concave in W, with maximiser
+        without bound (+inf; with ``parts`` the finite value at k = 0 and the slope are
+        returned separately, for optimisers) -- and concave in W, with maximiser
         W* = max(e1 + p e2, v'^-1(y1 Q alpha / omega)). Numeraire units.
         """
         econ, g = self.econ, self.econ.gamma
@@ -585,17 +624,27 @@ class Planner:
             c1, c2 = econ.utility.demand(Wst, p)
             val = omega * econ.utility.u(c1, c2) - lot - a * Q * (Wst - floor) - a * Pd * (z * self.E2 - self.E1)
         val = np.where(np.isnan(val), np.inf, val)
-        arb = slope_k > SIGN_TOL  # storage arbitrage (zero in equilibrium)
-        return np.where(arb, 1e3 * (1.0 + slope_k) if penalty else np.inf, val)
+        if parts:
+            return val, slope_k
+        return np.where(slope_k > SIGN_TOL, np.inf, val)  # storage arbitrage (zero in equilibrium)
+
+    #: Repair order: one family of violations is flipped per repair, primal
+    #: feasibility first (flipping every family at once oscillates on wide economies:
+    #: a storage bound made active changes the multipliers the next family is judged by).
+    REPAIRS = (("mass", "off", True), ("storage", "no_storage", True), ("collateral_slack", "collateral", True),
+               ("collateral_multiplier", "collateral", False), ("storage_multiplier", "no_storage", False),
+               ("entry", "off", False))
 
     def repaired(self, active: dict, bad: dict) -> dict:
-        """The active set with every violation in ``bad`` flipped."""
+        """The active set with the first family of violations in ``bad`` (in REPAIRS
+        order) flipped."""
         act = {k: v.copy() for k, v in active.items()}
-        for name, key, on in (("collateral_multiplier", "collateral", False), ("storage_multiplier", "no_storage", False),
-                              ("collateral_slack", "collateral", True), ("storage", "no_storage", True),
-                              ("mass", "off", True), ("entry", "off", False)):
+        for name, key, on in self.REPAIRS:
             if name in bad:
                 act[key] = act[key] | bad[name] if on else act[key] & ~bad[name]
+                if name == "entry":  # the entry check's best entry stores nothing (slope in k <= 0)
+                    act["no_storage"] |= bad[name]
+                break
         act["collateral"] &= ~act["off"]
         act["no_storage"] &= ~act["off"]
         return act
@@ -665,7 +714,8 @@ def _weights(eta: np.ndarray) -> np.ndarray:
     return w.size * w / w.sum()
 
 
-def equilibrium(econ: CollateralEconomy, z0, state, weights0, tol: float = ROOT_TOL, max_iter: int = 40):
+def equilibrium(econ: CollateralEconomy, z0, state, weights0, tol: float = ROOT_TOL, max_iter: int = 40,
+                fixed_weights: bool = False):
     """The continuum equilibrium near (z0, weights0) with exchange j in state ``state[j]``
     (module docstring). Returns (planner, point, path).
 
@@ -676,7 +726,9 @@ def equilibrium(econ: CollateralEconomy, z0, state, weights0, tol: float = ROOT_
     set is repaired and Newton restarts, at most MAX_REPAIRS times. An exchange that
     every type leaves is dropped (its prices are then not defined) and the solve
     restarts without it. The path lists per Newton iteration the largest residual,
-    step and seconds.
+    step and seconds. With ``fixed_weights`` the weights stay at ``weights0`` and the
+    budgets are dropped: the planner's optimum (Program 2 with optimal exchanges) at
+    those Pareto weights.
     """
     z, state, w = np.asarray(z0, float), np.asarray(state, int), np.asarray(weights0, float)
     path = []
@@ -685,13 +737,13 @@ def equilibrium(econ: CollateralEconomy, z0, state, weights0, tol: float = ROOT_
         pt = planner.solve(z, w)
         active = pt.active
         for _ in range(MAX_REPAIRS + 1):
-            pt, rows = _joint_newton(planner, pt, active, tol, max_iter)
+            pt, rows = _joint_newton(planner, pt, active, tol, max_iter, fixed_weights)
             path += rows
             if rows[-1]["residual"] > NOT_CONVERGED:
                 raise SolveError("not_converged", f"Newton on the equilibrium conditions stopped at residual "
                                                   f"{rows[-1]['residual']:.1e} after {len(rows) - 1} iterations; the "
                                                   "start (the LP's support and weights) is too far from a root")
-            bad = planner.violations(pt, equilibrium=True)
+            bad = planner.violations(pt, equilibrium=not fixed_weights)
             if not bad:
                 return planner, pt, path
             new = planner.repaired(active, bad)
@@ -722,7 +774,8 @@ def _consistent(econ, z, state, K):
     return z
 
 
-def _joint_newton(planner: Planner, pt: _Point, active: dict, tol: float, max_iter: int):
+def _joint_newton(planner: Planner, pt: _Point, active: dict, tol: float, max_iter: int,
+                  fixed_weights: bool = False):
     """Newton's method on the equilibrium system in u = (x, mu, z, log lambda_2..H):
 
     * grad_x f(x; z, lambda) - M(z)' mu = 0       (stationarity of Program 2)
@@ -735,7 +788,8 @@ def _joint_newton(planner: Planner, pt: _Point, active: dict, tol: float, max_it
     solve: the system is singular along the indeterminate directions (storage shifted
     between the types of an exchange against securities), where every solution gives
     the same determinate outputs. Steps are halved to stay in the domain (c, mass and
-    wealth positive) and to lower the largest residual.
+    wealth positive) and to lower the largest residual. With ``fixed_weights``,
+    lambda stays and the budget equations are dropped (the planner's problem).
     """
     J, n = planner.J, planner.n
     fam = pt.fam
@@ -745,13 +799,16 @@ def _joint_newton(planner: Planner, pt: _Point, active: dict, tol: float, max_it
     def split(u):
         return u[:n], u[n:n + m], u[n + m:n + m + J], u[n + m + J:]
 
+    def weights_of(eta):
+        return w if fixed_weights else _weights(eta)
+
     def residual(u):
         x, mu, z, eta = split(u)
-        lam = _weights(eta)
+        lam = weights_of(eta)
         M, b, _ = planner._constraints(z, active)
         _, grad, _ = planner._objective(x, z, lam, ~active["off"])
         return np.concatenate([grad - M.T @ mu, M @ x - b, planner.dL_dz(x, mu, fam, active, z, lam),
-                               planner._transfer(x, mu, fam, z)[1:]])
+                               [] if fixed_weights else planner._transfer(x, mu, fam, z)[1:]])
 
     def outputs(u):
         """The determinate outputs at u: p0, aggregate K, c0, z, P_Delta (for accuracy)."""
@@ -765,7 +822,7 @@ def _joint_newton(planner: Planner, pt: _Point, active: dict, tol: float, max_it
         x, _, z, _ = split(u)
         return bool(np.all(z > 0) and planner._in_domain(x, z, ~active["off"]))
 
-    u = np.concatenate([pt.x, pt.mu, pt.z, np.log(w[1:] / w[0])])
+    u = np.concatenate([pt.x, pt.mu, pt.z, [] if fixed_weights else np.log(w[1:] / w[0])])
     r = residual(u)
     path = [{"iteration": 0, "residual": float(np.abs(r).max()), "step": 0.0, "outputs": outputs(u)}]
     for it in range(1, max_iter + 1):
@@ -794,7 +851,7 @@ def _joint_newton(planner: Planner, pt: _Point, active: dict, tol: float, max_it
                      "outputs": outputs(u),
                      "seconds": time.perf_counter() - t0})
     x, mu, z, eta = split(u)
-    return planner.point(x, mu, fam, active, z, _weights(eta), kkt=float(np.abs(r[:n + m]).max())), path
+    return planner.point(x, mu, fam, active, z, weights_of(eta), kkt=float(np.abs(r[:n + m]).max())), path
 
 
 def newton_accuracy(path: list) -> float:

@@ -50,7 +50,7 @@ class ContinuumResult:
         self.econ, self.planner, self.point, self.path, self.start = econ, planner, point, path, start
         self.weights = point.weights
         self.objective = point.value
-        self.equilibrium = True
+        self.equilibrium = bool(getattr(start, "equilibrium", True))
         self.certificate: Certificate | None = None
         self.lp = dict(start.lp) if start is not None else {}
 
@@ -131,7 +131,7 @@ class ContinuumResult:
             "exchanges": exchanges,
             "active_exchanges": ids,
             "weights": self.weights.tolist(),
-            "equilibrium": True,
+            "equilibrium": self.equilibrium,
             "continuum": {"newton": [{k: v for k, v in row.items() if k != "outputs"} for row in self.path],
                           "residual": {k: float(v) for k, v in pt.residual.items()},
                           "exchange_foc": pt.gradient.tolist()},
@@ -182,7 +182,8 @@ class ContinuumResult:
             },
             coords={"type": np.arange(1, econ.H + 1), "state": np.arange(1, econ.S + 1), "good": [1, 2],
                     "exchange": ids, "exchange_state": ("exchange", pl.state + 1), "exchange_z": ("exchange", pt.z)},
-            attrs={"economy": econ.name, "concept": "segregated", "method": "continuum", "equilibrium": 1,
+            attrs={"economy": econ.name, "concept": "segregated", "method": "continuum",
+                   "equilibrium": int(self.equilibrium),
                    "numeraire": "good 1 at t=0",
                    "certificate_passed": int(self.certificate.passed) if self.certificate is not None else 0,
                    "source": "Kilenthong & Townsend, Program 2 (Appendix A), continuous choices"},
@@ -190,10 +191,11 @@ class ContinuumResult:
 
 
 # -------------------------------------------------------------------- certificate
-def budget_problem(planner: Planner, pt: _Point, h: int) -> float:
+def budget_problem(planner: Planner, pt: _Point, h: int, income: float | None = None) -> float:
     """Type h's own problem (58)-(59) at the read-back prices over the support's
     exchanges, as a conic program (the planner's perspective formulation for one
-    type): the most utility its wealth e10 + p0 e20 buys."""
+    type): the most utility ``income`` buys (default its wealth e10 + p0 e20; at
+    Pareto weights that are not Negishi's, wealth plus its lump-sum transfer)."""
     econ, J, S = planner.econ, planner.J, planner.econ.S
     g = econ.gamma
     z, p = pt.z, econ.utility.spot_price(pt.z)
@@ -216,7 +218,7 @@ def budget_problem(planner: Planner, pt: _Point, h: int) -> float:
             cons, state_u = [cp.PowCone3D(t, W, pi, 1.0 / g)], -cp.sum(cp.multiply(weight * kappa, t))
         else:
             cons, state_u = [cp.PowCone3D(pi, W, t, g)], cp.sum(cp.multiply(weight * kappa, t))
-    wealth = econ.e0[h, 0] + pt.p0 * econ.e0[h, 1]
+    wealth = econ.e0[h, 0] + pt.p0 * econ.e0[h, 1] if income is None else income
     cons += [
         pi @ planner.member == 1.0,
         K @ planner.member == k * np.ones(S),
@@ -239,13 +241,16 @@ def certify_continuum(result: ContinuumResult, support_grids=None, support_colum
     cert.add("continuum.clearing", clearing, KKT_TOL, "(47), (51)-(53), (55), (13) recomputed from the values")
     cert.add("continuum.exchange_foc", float(np.abs(pt.gradient).max(initial=0.0)), FOC_TOL,
              "max_j |dW/dz_j| / P10 at the root (numeraire per unit z)")
-    cert.add("budget", float(np.max(np.abs(pt.transfer) / pt.wealth)), FOC_TOL,
-             "max_h |expenditure - wealth| / wealth, (59)")
+    if result.equilibrium:
+        cert.add("budget", float(np.max(np.abs(pt.transfer) / pt.wealth)), FOC_TOL,
+                 "max_h |expenditure - wealth| / wealth, (59)")
     entry = pl.entry_value(pt)
     cert.add("continuum.entry", max(float(entry.max(initial=-np.inf)), 0.0), 1e-9,
              "largest gain (numeraire) of a type entering a support exchange it does not use")
     U = result.utilities()
-    gaps = [max(budget_problem(pl, pt, h) - U[h], 0.0) / (1.0 + abs(U[h])) for h in range(econ.H)]
+    # in equilibrium a type has its wealth alone; at other weights, plus its lump sum
+    income = [None] * econ.H if result.equilibrium else pt.wealth + pt.transfer
+    gaps = [max(budget_problem(pl, pt, h, income=income[h]) - U[h], 0.0) / (1.0 + abs(U[h])) for h in range(econ.H)]
     cert.add("consumer_optimality", max(gaps), CONSUMER_TOL,
              "max_h (value of own budget problem at read-back prices - U^h) / (1 + |U^h|), conic solve")
     if support_grids is not None:
@@ -275,8 +280,9 @@ def support_gap(result: ContinuumResult, grids, columns=None) -> float:
 # -------------------------------------------------------------------- driver
 def solve_continuum(start, support_check: bool = True, max_rounds: int = 4) -> ContinuumResult:
     """The continuum equilibrium on the support of the grid solution ``start`` (a
-    :class:`.segregated.SegregatedResult`, an equilibrium or at any weights),
-    certified (module docstring). Raises :class:`~segex.errors.SolveError` when the
+    :class:`.segregated.SegregatedResult`), certified (module docstring). If ``start``
+    is an equilibrium the answer is too (Negishi weights solved for); if it was solved
+    at given Pareto weights, the answer is the planner's optimum at those weights. Raises :class:`~segex.errors.SolveError` when the
     support cannot be made a root of the equilibrium conditions.
 
     When the support check fails -- at the continuum's weights the LP opens an
@@ -285,11 +291,13 @@ def solve_continuum(start, support_check: bool = True, max_rounds: int = 4) -> C
     """
     t0 = time.perf_counter()
     econ = start.econ
+    is_eq = bool(start.equilibrium)
     rounds = 0
     while True:
         z0, state, w0 = start_from_lp(start)
-        planner, pt, path = equilibrium(econ, z0, state, w0)
+        planner, pt, path = equilibrium(econ, z0, state, w0, fixed_weights=not is_eq)
         res = ContinuumResult(econ, planner, pt, path, start=start)
+        res.equilibrium = is_eq
         solve_s = time.perf_counter() - t0
         res.certificate = certify_continuum(res, start.grids if support_check else None)
         rounds += 1

@@ -276,7 +276,7 @@ def solve_to_tolerance(
                                "z": r["zeta"], "P_Delta": r["P_Delta"], "z_step": r["delta"],
                                "change": r["change"], "largest_change_in": r["largest_change_in"],
                                "seconds": r["seconds"], "certified": r["certified"]})
-    tail = [row["change"] for row in path.steps[-2:]]
+    tail = [row["change"] for row in path.steps if row["phase"] != "continuum"][-2:]
     return _finish(res, tol, path, accuracy=float(max(tail)) if len(tail) == 2 else float("inf"))
 
 

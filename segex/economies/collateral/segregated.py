@@ -243,7 +243,19 @@ def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9,
         mask |= xs > 0
     keep = np.nonzero(mask)[0]
     face = ng.face_lp(lp, keep, prog.col_type, st.bundle_price, pt.wealth, penalize)
-    fs = solve(face, backend=backend)
+    try:
+        fs = solve(face, backend=backend)
+    except SolveError as exc:
+        # The face holds the point's own solution, so it is feasible up to the
+        # solver's tolerance; presolve has been seen to call such a face infeasible
+        # (random economies, refined grids). Retry without presolve; failing that,
+        # the point's own solution is the (unbalanced) answer and the search goes on.
+        if exc.status != "infeasible" or backend != "highs":
+            raise
+        try:
+            fs = solve(face, backend=backend, presolve="off")
+        except SolveError:
+            return st.sol.x.copy()
     xf = fs.x
     if least_trade:
         n = keep.size
