@@ -1,0 +1,123 @@
+r"""The optimal liquidity requirement as FGT's reduced problem (22), and the benchmarks
+SP1 and CE3, solved numerically for any preference family and CRRA coefficient.
+
+Why a reduced problem. With hidden types *and* hidden trades at the private-market rate
+R, incentive compatibility forces every type's allocation to have the same present value
+I at R and to be that type's own demand at (I, R) (FGT Lemma 1 and the proof of Theorem
+2): an allocation is a pair (I, R). The planner SP3 -- equivalently the regulator
+choosing a liquidity requirement (Theorem 2) -- solves
+
+.. math:: \max_{I,R} \sum_\theta F(\theta) V(I, R; \theta)
+          \quad\text{s.t.}\quad \sum_\theta F(\theta)\,[x_1(I,R;\theta) + x_2(I,R;\theta)/\hat R] \le e,
+
+(FGT eqs. 22-23) with x the demands at income I and rate R. With CRRA utility demands are
+linear in I, so the constraint gives I(R) and the problem is one-dimensional in R. The
+unregulated equilibrium CE3 is the same allocation at R = R-hat (FGT Proposition 2:
+arbitrage between intermediaries). The liquidity requirement is the short-asset holding
+the allocation implies, :math:`\sum F x_1` (eq. 19): a floor if it exceeds CE3's, a cap
+if below.
+
+This module is the numerical reference for the closed forms (:mod:`.closed_forms`) and
+for the lottery LP of SP3 (issue 5, next step); it does not use the closed forms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from .model import LiquidityEconomy
+
+
+def demands(econ: LiquidityEconomy, I, R) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) x1 and x2: each type's optimal (c1, c2) with income I at private rate R,
+    x1 + x2 / R = I (FGT eqs. 20-21)."""
+    I, R = float(I), float(R)
+    if econ.family == "diamond_dybvig":
+        # type 0 consumes at t = 1; type 1 values c1 + c2 and so waits iff R >= 1 (proof of Prop. 5)
+        patient = econ.theta == 1.0
+        x1 = np.where(patient & (R >= 1.0), 0.0, I)
+        return x1, (I - x1) * R
+    a1, a2 = econ.weights()
+    g = econ.gamma
+    ratio = (a2 * R / a1) ** (1.0 / g)  # x2 / x1 from a1 x1^-g = lambda, a2 x2^-g = lambda / R
+    x1 = I / (1.0 + ratio / R)
+    return x1, ratio * x1
+
+
+@dataclass
+class Allocation:
+    """An allocation of the FGT economy, with what a regulator or a user reads off it."""
+
+    name: str
+    R: float  # private-market interest rate (gross)
+    I: float  # present value of every type's allocation at R (NaN for SP1)
+    c1: np.ndarray
+    c2: np.ndarray
+    welfare: float
+    liquidity: float  # short-asset holding sum F c1 (FGT eq. 19)
+    R_hat: float
+
+    @property
+    def wedge(self) -> float:
+        """R / R-hat: above one a liquidity cap, below one a floor (FGT Theorem 1)."""
+        return self.R / self.R_hat
+
+    def to_dict(self) -> dict:
+        return {"R": self.R, "R_over_R_hat": self.wedge, "I": self.I, "c1": self.c1.tolist(), "c2": self.c2.tolist(),
+                "welfare": self.welfare, "liquidity": self.liquidity}
+
+
+def at_rate(econ: LiquidityEconomy, R: float, name: str = "") -> Allocation:
+    """The incentive-compatible allocation at private rate R, with I from feasibility."""
+    x1, x2 = demands(econ, 1.0, R)
+    I = econ.e / econ.cost(x1, x2)  # demands are linear in I
+    c1, c2 = I * x1, I * x2
+    return Allocation(name, float(R), float(I), c1, c2, econ.welfare(c1, c2), float(econ.prob @ c1), econ.R_hat)
+
+
+def ce3(econ: LiquidityEconomy) -> Allocation:
+    """CE3, the competitive equilibrium with private markets and no regulation: R = R-hat
+    (FGT Proposition 2), no risk sharing beyond equal present values at R-hat."""
+    return at_rate(econ, econ.R_hat, "CE3")
+
+
+#: Search range for R, relative to R-hat, and the optimiser's tolerance on R / R-hat.
+R_RANGE = (1e-2, 1e2)
+R_TOL = 1e-12
+
+
+def sp3(econ: LiquidityEconomy, n_scan: int = 401) -> Allocation:
+    """SP3 = the optimal liquidity requirement (FGT Theorem 2): max over R of welfare at
+    the feasible allocation at rate R. A log-spaced scan of R / R-hat over R_RANGE
+    brackets the maximum; Brent's method refines it to R_TOL."""
+    lo, hi = np.log(R_RANGE[0]), np.log(R_RANGE[1])
+    grid = np.linspace(lo, hi, n_scan)
+    vals = np.array([at_rate(econ, econ.R_hat * np.exp(x)).welfare for x in grid])
+    k = int(np.argmax(vals))
+    a, b = grid[max(k - 1, 0)], grid[min(k + 1, n_scan - 1)]
+    res = minimize_scalar(lambda x: -at_rate(econ, econ.R_hat * np.exp(x)).welfare, bounds=(a, b), method="bounded",
+                          options={"xatol": R_TOL})
+    best = res.x if -res.fun >= vals[k] else grid[k]
+    out = at_rate(econ, econ.R_hat * np.exp(best), "SP3")
+    return out
+
+
+def sp1(econ: LiquidityEconomy) -> Allocation:
+    """SP1, types observable: max welfare subject to feasibility (2) alone."""
+    g, Rh, e = econ.gamma, econ.R_hat, econ.e
+    if econ.family == "diamond_dybvig":
+        # c2(0) = c1(1) = 0 and u'(c1(0)) = R_hat u'(c2(1)) (FGT eqs. 35-37): c2 = R_hat^(1/g) c1
+        pi = econ.prob[econ.theta == 0.0][0]
+        c1_0 = e / (pi + (1 - pi) * Rh ** (1 / g - 1))
+        c1 = np.where(econ.theta == 0.0, c1_0, 0.0)
+        c2 = np.where(econ.theta == 1.0, Rh ** (1 / g) * c1_0, 0.0)
+    else:
+        # a1 c1^-g = mu, a2 c2^-g = mu / R_hat, mu from the budget
+        a1, a2 = econ.weights()
+        c1_unit, c2_unit = a1 ** (1 / g), (a2 * Rh) ** (1 / g)
+        scale = e / econ.cost(c1_unit, c2_unit)
+        c1, c2 = scale * c1_unit, scale * c2_unit
+    return Allocation("SP1", float("nan"), float("nan"), c1, c2, econ.welfare(c1, c2), float(econ.prob @ c1), Rh)

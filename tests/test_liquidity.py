@@ -1,0 +1,95 @@
+"""FGT's liquidity regulation: the closed forms against an independent numerical solution
+of the reduced problem (segex.economies.liquidity.reduced), and Theorem 1's signs.
+
+Tolerances. The numerical SP3 maximises welfare over R by Brent's method; welfare is flat
+at the optimum, so R is found to about sqrt(machine epsilon) relative (measured: 2e-8),
+while welfare values are exact to ~1e-15: R and the liquidity requirement are compared to
+1e-6 relative, welfare gains to 1e-10.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segex.economies.liquidity import LiquidityEconomy
+from segex.economies.liquidity import closed_forms as cf
+from segex.economies.liquidity import reduced
+from segex.errors import SpecError
+
+# two shocks of equal probability, R-hat in {1.5, 2} (REFERENCE.md), and an uneven three-type set
+CASES = [([0.5, 1.5], [0.5, 0.5], 1.5), ([0.5, 1.5], [0.5, 0.5], 2.0), ([0.6, 1.0, 2.5], [0.2, 0.5, 0.3], 1.8)]
+VN_CASES = [([0.3, 0.7], [0.5, 0.5], 1.5), ([0.2, 0.5, 0.9], [0.3, 0.3, 0.4], 2.0)]
+
+
+@pytest.mark.parametrize("family", ["discount", "liquidity"])
+@pytest.mark.parametrize("theta, prob, R_hat", CASES)
+def test_proposition4_log_closed_forms(family, theta, prob, R_hat):
+    """Eq. (64) for R*/R-hat, eq. (65) for the requirement, and the re-derived Corollary 1
+    welfare gain, against the numerical SP3 and CE3."""
+    e = LiquidityEconomy.create(theta, prob, family, gamma=1.0, R_hat=R_hat)
+    s3, c3 = reduced.sp3(e), reduced.ce3(e)
+    assert s3.wedge == pytest.approx(cf.log_wedge(e), rel=1e-6)
+    assert s3.liquidity == pytest.approx(cf.log_liquidity(e), rel=1e-6)
+    assert s3.welfare - c3.welfare == pytest.approx(cf.log_welfare_gain(e), abs=1e-10)
+    assert cf.log_welfare_gain(e) > 0  # regulation strictly improves on CE3 (Theorem 1)
+
+
+@pytest.mark.parametrize("theta, prob, R_hat", VN_CASES)
+@pytest.mark.parametrize("gamma", [1.0, 2.0])
+def test_valuation_neutral_needs_no_regulation(theta, prob, R_hat, gamma):
+    """Theorem 1.3: R* = R-hat, and SP1 = SP3 = CE3 (the incentive constraints do not bind)."""
+    e = LiquidityEconomy.create(theta, prob, "valuation_neutral", gamma=gamma, R_hat=R_hat)
+    s3, c3, s1 = reduced.sp3(e), reduced.ce3(e), reduced.sp1(e)
+    assert s3.wedge == pytest.approx(1.0, abs=1e-6)
+    assert s3.welfare == pytest.approx(c3.welfare, abs=1e-12)
+    assert s1.welfare == pytest.approx(c3.welfare, abs=1e-12)
+    if gamma == 1.0:
+        assert cf.log_wedge(e) == pytest.approx(1.0, abs=1e-14)
+
+
+@pytest.mark.parametrize("theta, prob, R_hat", CASES)
+@pytest.mark.parametrize("gamma", [1.0, 2.0, 0.5])
+def test_theorem1_cap_for_discount_floor_for_liquidity(theta, prob, R_hat, gamma):
+    """Theorem 1 (homothetic preferences satisfy Assumption 2, Lemma 2): discount shocks
+    give R* > R-hat and less liquidity than CE3 (a cap); liquidity shocks R* < R-hat and
+    more (a floor). SP1 is an upper bound on SP3, which beats CE3."""
+    for family, cap in (("discount", True), ("liquidity", False)):
+        e = LiquidityEconomy.create(theta, prob, family, gamma=gamma, R_hat=R_hat)
+        s3, c3, s1 = reduced.sp3(e), reduced.ce3(e), reduced.sp1(e)
+        assert (s3.wedge > 1) == cap and (s3.liquidity < c3.liquidity) == cap
+        assert c3.welfare < s3.welfare <= s1.welfare + 1e-12
+
+
+@pytest.mark.parametrize("gamma", [1.0, 2.0, 3.0])
+@pytest.mark.parametrize("R_hat, pi", [(1.5, 0.4), (2.0, 0.25)])
+def test_proposition5_diamond_dybvig(gamma, R_hat, pi):
+    """The regulated optimum is SP1; R* = R-hat^(1/gamma) (eqs. 70-72); the floor is the
+    aggregate short asset pi I*, above CE3's; with log utility R* = R-hat and the gain is
+    zero (SP1 = CE3)."""
+    e = LiquidityEconomy.create([0, 1], [pi, 1 - pi], "diamond_dybvig", gamma=gamma, R_hat=R_hat)
+    s3, s1, c3 = reduced.sp3(e), reduced.sp1(e), reduced.ce3(e)
+    assert s3.R == pytest.approx(cf.dd_rate(e), rel=1e-6)
+    np.testing.assert_allclose(s3.c1, s1.c1, rtol=1e-6)
+    np.testing.assert_allclose(s3.c2, s1.c2, rtol=1e-6)
+    assert s3.welfare == pytest.approx(s1.welfare, abs=1e-12)
+    assert s3.liquidity == pytest.approx(cf.dd_floor(e), rel=1e-6)
+    if gamma == 1.0:
+        assert s3.welfare - c3.welfare == pytest.approx(0.0, abs=1e-12)
+    else:
+        assert s3.liquidity > c3.liquidity and s3.welfare > c3.welfare + 1e-6
+    # the printed eq. (39) omits pi: it is I*, the impatient type's consumption
+    assert cf.dd_floor(e) == pytest.approx(pi * s3.c1[0], rel=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(theta=[0.5, 1.5], prob=[0.5, 0.6], family="discount"), "prob"),
+    (dict(theta=[0.5, 1.5], prob=[0.5, 0.5], family="habit"), "family"),
+    (dict(theta=[0.5, 1.5], prob=[0.5, 0.5], family="discount", gamma=0), "gamma"),
+    (dict(theta=[0, 1], prob=[0.5, 0.5], family="diamond_dybvig", R_hat=0.9), "R_hat"),
+    (dict(theta=[0.2, 1.2], prob=[0.5, 0.5], family="valuation_neutral"), "theta"),
+])
+def test_bad_input_names_the_field(kwargs, field):
+    with pytest.raises(SpecError) as err:
+        LiquidityEconomy.create(**kwargs)
+    assert err.value.field == field
