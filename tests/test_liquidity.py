@@ -135,3 +135,20 @@ def test_segregated_exchanges_and_the_bounds(family, theta):
     else:
         assert seg.welfare > s3.welfare + 1e-3
         assert seg.to_dict()["binding_ic"]  # the truth-telling rows are what holds it below SP1
+
+
+def test_sp3_lp_is_certified_and_the_certificate_can_fail():
+    """Every SP3 solve carries LP and economic checks; a lottery that lies fails them."""
+    e = LiquidityEconomy.create([0.5, 1.5], [0.5, 0.5], "liquidity", gamma=2.0, R_hat=2.0)
+    r = solve_sp3(e, LotteryGrids.around(e, 21, 41))
+    assert r.certificate.passed, str(r.certificate)
+    assert {"truth_telling", "private_markets", "resources", "duality_gap"} <= set(r.certificate.checks)
+    # swap the two types' lotteries: the truth-telling check sees it
+    from segex.economies.liquidity import lottery as lot
+
+    k, R, I, c1, c2, V, x1 = lot._bundles(e, r.grids)
+    pairs = [(0, 1), (1, 0)]
+    cost = c1 + c2 / e.R_hat
+    ok = lot.economic_residuals(e, r.x, pairs, V, x1, c1, cost, k, r.grids.R.size)
+    bad = lot.economic_residuals(e, r.x[::-1], pairs, V, x1, c1, cost, k, r.grids.R.size)
+    assert ok["truth_telling"][0] <= lot.RESIDUAL_TOL < bad["truth_telling"][0]

@@ -94,6 +94,7 @@ class SP3Result:
     ic_dual: np.ndarray  # (N, N) multipliers of the truth-telling rows
     lp: dict
     ce3_welfare: float
+    certificate: object = None
 
     def to_dict(self) -> dict:
         return {"R": self.R, "R_over_R_hat": self.R / self.econ.R_hat, "liquidity": self.liquidity,
@@ -161,6 +162,7 @@ def _solve(econ, grids, incentives):
         b.add_terms(r_ic.start + p, cols[s].all(), -V[t])
     lp = b.build()
     sol = solve(lp)
+    cert = _certify(econ, lp, sol, pairs, V, x1, c1, cost, k, grids.R.size)
     x = sol.x.reshape(N, nb)
     mass = np.bincount(k, weights=(F @ x), minlength=grids.R.size)
     y_res = -sol.row_dual[r_res.start]  # value of a unit of resources (>= 0), engine sign: d obj / d bound
@@ -171,4 +173,39 @@ def _solve(econ, grids, incentives):
         econ=econ, grids=grids, x=x, welfare=float(sol.objective),
         R=float(mass @ grids.R / mass.sum()), liquidity=float(F @ (x @ c1)), exchange_mass=mass,
         market_dual=sol.row_dual[r_mkt.slice] / (y_res if y_res > 0 else 1.0), ic_dual=ic,
-        lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3_welfare=ce3(econ).welfare)
+        lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3_welfare=ce3(econ).welfare,
+        certificate=cert)
+
+
+#: Residuals recomputed from the lotteries; HiGHS's feasibility tolerance is 1e-7 on
+#: this O(1)-scaled LP, so 1e-7 means feasible and anything near 1e-5 is a defect.
+RESIDUAL_TOL = 1e-7
+
+
+def _certify(econ, lp, sol, pairs, V, x1, c1, cost, k, n_R):
+    """LP optimality (primal/dual feasibility, complementary slackness, duality gap,
+    recomputed from the matrix) and the economics recomputed from the lotteries:
+    lotteries sum to one, resources, every exchange's private market, truth-telling."""
+    from ...certificate import Certificate, lp_checks
+
+    cert = Certificate()
+    lp_checks(cert, lp, sol.x, sol.row_dual)
+    x = sol.x.reshape(econ.theta.size, -1)
+    for name, (res, note) in economic_residuals(econ, x, pairs, V, x1, c1, cost, k, n_R).items():
+        cert.add(name, res, RESIDUAL_TOL, note)
+    return cert
+
+
+def economic_residuals(econ, x, pairs, V, x1, c1, cost, k, n_R) -> dict:
+    """{check: (residual, note)} recomputed from lotteries x (N, nb), independent of the LP."""
+    F = econ.prob
+    x = np.maximum(x, 0.0)
+    excess = np.bincount(k, weights=F @ (x * (x1 - c1[None, :])), minlength=n_R)
+    worst = max((float(x[s_] @ V[t] - x[t] @ V[t]) for t, s_ in pairs), default=0.0)
+    return {
+        "lotteries": (float(np.abs(x.sum(1) - 1).max()), "each reported type's lottery sums to 1"),
+        "resources": (max(float(F @ (x @ cost)) - econ.e, 0.0) / econ.e, "FGT eq. 29"),
+        "private_markets": (float(np.abs(excess).max()), "good 1 at t=1 clears in every exchange"),
+        "truth_telling": (max(worst, 0.0),
+                          "max over (theta, theta') of the gain from reporting theta' and re-trading (FGT eq. 30)"),
+    }
