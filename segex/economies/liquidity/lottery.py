@@ -209,3 +209,36 @@ def economic_residuals(econ, x, pairs, V, x1, c1, cost, k, n_R) -> dict:
         "truth_telling": (max(worst, 0.0),
                           "max over (theta, theta') of the gain from reporting theta' and re-trading (FGT eq. 30)"),
     }
+
+
+def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None) -> float:
+    """SP2 (FGT eq. 7): types private, no hidden trades -- a lottery LP over consumption
+    bundles (c1, c2) on ``c_grid`` x ``c_grid`` per reported type, with truth-telling
+    rows on the bundles themselves (a deviator consumes what it is given). Returns the
+    optimal welfare; SP1 >= SP2 >= SP3 >= CE3 (fewer informational constraints each)."""
+    if c_grid is None:
+        c_grid = econ.e * np.linspace(0.0, 2.0 * max(1.0, econ.R_hat), 81)
+    c1, c2 = (a.ravel() for a in np.meshgrid(c_grid, c_grid, indexing="ij"))
+    th = econ.theta[:, None]
+    with np.errstate(invalid="ignore"):
+        if econ.family == "diamond_dybvig":
+            V = np.where(th == 1.0, econ.u_hat(c1 + c2)[None, :], econ.u_hat(c1)[None, :])
+        else:
+            a1, a2 = econ.weights()
+            V = a1[:, None] * econ.u_hat(c1)[None, :] + a2[:, None] * econ.u_hat(c2)[None, :]
+    ok = np.all(np.isfinite(V), axis=0)  # bundles with zero consumption where it is valued: drop
+    c1, c2, V = c1[ok], c2[ok], V[:, ok]
+    N, F = econ.theta.size, econ.prob
+    b = LPBuilder()
+    cols = [b.add_cols(f"x[{t}]", F[t] * V[t]) for t in range(N)]
+    r_lot = b.add_rows("lottery", coords={"type": np.arange(N)}, lb=1.0, ub=1.0)
+    r_res = b.add_rows("resources", lb=-np.inf, ub=econ.e)
+    pairs = [(t, s) for t in range(N) for s in range(N) if t != s]
+    r_ic = b.add_rows("ic", size=len(pairs), lb=0.0, ub=np.inf)
+    for t in range(N):
+        b.add_terms(r_lot.start + t, cols[t].all(), 1.0)
+        b.add_terms(r_res.start, cols[t].all(), F[t] * (c1 + c2 / econ.R_hat))
+    for p, (t, s) in enumerate(pairs):
+        b.add_terms(r_ic.start + p, cols[t].all(), V[t])
+        b.add_terms(r_ic.start + p, cols[s].all(), -V[t])
+    return float(solve(b.build()).objective)
