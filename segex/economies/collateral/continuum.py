@@ -154,6 +154,8 @@ class _Point:
     x: np.ndarray = field(repr=False, default=None)  # the variable vector (Planner layout)
     active: dict = field(repr=False, default=None)  # the active set Newton used
     residual: dict = field(default_factory=dict)  # clearing and KKT residuals
+    mu: np.ndarray = field(repr=False, default=None)  # multipliers of the rows M x = b (welfare units)
+    fam: dict = field(repr=False, default=None)  # row slices of each constraint family in mu
 
 
 class Planner:
@@ -462,8 +464,7 @@ class Planner:
         value = self._objective(x, z, lam, ~active["off"])[0]
         pt = _Point(z=z, weights=lam, value=value, c0=c0, k=k, pi=pi, K=K, A=A, y1=y1, p0=p0, Q=Q, P_delta=Pd,
                     nu=nu / y1, gradient=grad, transfer=self._transfer(x, mu, fam, z), wealth=wealth, x=x,
-                    active=active)
-        pt.mu, pt.fam = mu, fam
+                    active=active, mu=mu, fam=fam)
         pt.residual = {**self._clearing(pt), "kkt": kkt}
         return pt
 
