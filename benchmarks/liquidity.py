@@ -49,7 +49,9 @@ def run_sp2(family, n):
     t0 = time.perf_counter()
     w = solve_sp2(e, np.linspace(0.05, 3.0, n))
     N = e.theta.size
-    return {"rows": N + 1 + N * (N - 1), "cols": N * n * n,  # lotteries, resources, truth-telling; bundles "solve_s": time.perf_counter() - t0, "welfare": w, "note": f"{n}x{n} bundles"}
+    # rows: lotteries, resources, truth-telling pairs; columns: every type's bundles
+    return {"rows": N + 1 + N * (N - 1), "cols": N * n * n, "solve_s": time.perf_counter() - t0, "welfare": w,
+            "note": f"{n}x{n} bundles"}
 
 
 def main():
