@@ -169,3 +169,17 @@ def test_the_order_of_the_programs(family, theta):
     assert s2 < s1.welfare - 1e-2  # the truth-telling rows bind
     assert s2 > s3.welfare + 1e-2  # hidden trades cost more
     assert s3.welfare > c3.welfare + 1e-3
+
+
+def test_sp3_result_round_trips_through_netcdf(tmp_path):
+    from segex.io.store import read_netcdf, write_netcdf
+
+    e = LiquidityEconomy.create([0.5, 1.5], [0.5, 0.5], "discount", gamma=1.0, R_hat=1.5)
+    r = solve_sp3(e, LotteryGrids.around(e, 11, 21))
+    ds = r.to_dataset()
+    assert ds["lottery"].dims == ("type", "R", "I", "split")
+    np.testing.assert_allclose(ds["lottery"].sum(("R", "I", "split")).values, 1.0, atol=1e-9)
+    out = write_netcdf(tmp_path / "sp3.nc", {"SP3": ds})
+    back = read_netcdf(out)["SP3"]
+    np.testing.assert_allclose(back["lottery"].values, ds["lottery"].values)
+    assert float(back["welfare"]) == pytest.approx(r.welfare, rel=1e-15) and back.attrs["family"] == "discount"

@@ -96,6 +96,35 @@ class SP3Result:
     ce3_welfare: float
     certificate: object = None
 
+    def to_dataset(self):
+        """The lotteries on (type, exchange R, income I, split), the exchanges' masses and
+        market duals, the truth-telling multipliers, and the headline numbers."""
+        import xarray as xr
+
+        N, nR, nI = self.econ.theta.size, self.grids.R.size, self.grids.I.size
+        d = self.to_dict()
+        return xr.Dataset(
+            {
+                "lottery": (("type", "R", "I", "split"), self.x.reshape(N, nR, nI, 2),
+                            {"long_name": "probability of the bundle for the reported type (split: c1 = 0 or c1 = I)"}),
+                "mass": ("R", self.exchange_mass, {"long_name": "population mass in the exchange"}),
+                "market_dual": ("R", self.market_dual,
+                                {"long_name": "value of good 1 delivered to the exchange's private market",
+                                 "units": "resources at t=0"}),
+                "ic_dual": (("type", "report"), self.ic_dual, {"long_name": "multiplier of truth-telling (30)"}),
+                "R_mean": ((), self.R, {"long_name": "mass-weighted private-market rate"}),
+                "liquidity": ((), self.liquidity, {"long_name": "short asset, sum F E[c1] (eq. 19)"}),
+                "welfare": ((), self.welfare),
+                "welfare_gain": ((), d["welfare_gain"], {"long_name": "SP3 - CE3"}),
+            },
+            coords={"type": self.econ.theta, "report": self.econ.theta, "R": self.grids.R, "I": self.grids.I,
+                    "split": ["c1=0", "c1=I"], "prob": ("type", self.econ.prob)},
+            attrs={"economy": self.econ.name, "family": self.econ.family, "gamma": self.econ.gamma,
+                   "R_hat": self.econ.R_hat, "e": self.econ.e, "concept": "SP3",
+                   "certificate_passed": int(bool(self.certificate is not None and self.certificate.passed)),
+                   "source": "Farhi-Golosov-Tsyvinski (2007) eqs. 28-30 as a lottery LP"},
+        )
+
     def to_dict(self) -> dict:
         return {"R": self.R, "R_over_R_hat": self.R / self.econ.R_hat, "liquidity": self.liquidity,
                 "short_share": self.liquidity / self.econ.e, "welfare": self.welfare,
