@@ -49,7 +49,8 @@ def run_sp2(family, n):
     t0 = time.perf_counter()
     w = solve_sp2(e, np.linspace(0.05, 3.0, n))
     N = e.theta.size
-    # rows: lotteries, resources, truth-telling pairs; columns: every type's bundles
+    # rows: lotteries, resources, truth-telling pairs; columns: every type's bundles on the grid
+    # (the LP drops those with zero consumption of a good the type values: at most this many)
     return {"rows": N + 1 + N * (N - 1), "cols": N * n * n, "solve_s": time.perf_counter() - t0, "welfare": w,
             "note": f"{n}x{n} bundles"}
 

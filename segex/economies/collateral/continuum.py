@@ -417,15 +417,11 @@ class Planner:
         return bool(np.all(c > 0) and np.all(pi[on] > 0) and np.all(W[on] > 0))
 
     # ---------------------------------------------------------------- one evaluation
-    def solve(self, z, weights, start: _Point | None = None) -> _Point:
-        """Program 2 at (z, lambda). With ``start`` (a nearby point), Newton starts from
-        its solution and active set; if that fails its checks, from a conic solve."""
+    def solve(self, z, weights) -> _Point:
+        """Program 2 at (z, lambda): a conic solve for the active set, then Newton on the
+        KKT conditions, repairing the active set where its checks fail."""
         z = np.asarray(z, float)
         lam = np.asarray(weights, float)
-        if start is not None:
-            pt = self._finish(start.x, start.active, z, lam)
-            if pt is not None:
-                return pt
         x, active = self._conic(z, lam)
         for _ in range(MAX_REPAIRS + 1):
             pt = self.kkt_point(x, active, z, lam)
@@ -436,11 +432,6 @@ class Planner:
             x, active = self.reseeded(pt.x if pt.residual["kkt"] <= KKT_OK else x, active, new), new
         raise SolveError("active_set", f"the KKT conditions of Program 2 at z = {z.tolist()} fail on the active set "
                                        f"the conic solver found, after {MAX_REPAIRS} repairs ({sorted(bad)})")
-
-    def _finish(self, x, active, z, lam):
-        """Newton from x on ``active``; the point, or None if the active set is wrong."""
-        pt = self.kkt_point(x, active, z, lam)
-        return pt if not self.violations(pt) else None
 
     def kkt_point(self, x, active, z, lam) -> _Point:
         """Newton on the KKT conditions from x on ``active``, at fixed (z, lambda)."""

@@ -68,17 +68,8 @@ def _bundles(econ: LiquidityEconomy, grids: LotteryGrids):
         on = k == j
         d1, d2 = demands(econ, 1.0, r)
         x1[:, on] = d1[:, None] * I[on][None, :]
-        V[:, on] = _utility_columns(econ, d1[:, None] * I[on][None, :], d2[:, None] * I[on][None, :])
+        V[:, on] = econ.utility(d1[:, None] * I[on][None, :], d2[:, None] * I[on][None, :])
     return k, R, I, c1, c2, V, x1
-
-
-def _utility_columns(econ, c1, c2):
-    """u(c1, c2; theta) for (N, n) arrays, type by row."""
-    th = econ.theta[:, None]
-    if econ.family == "diamond_dybvig":
-        return np.where(th == 1.0, econ.u_hat(c1 + c2), econ.u_hat(c1))
-    a1, a2 = econ.weights()
-    return a1[:, None] * econ.u_hat(c1) + a2[:, None] * econ.u_hat(c2)
 
 
 @dataclass
@@ -248,13 +239,7 @@ def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None) -> float
     if c_grid is None:
         c_grid = econ.e * np.linspace(0.0, 2.0 * max(1.0, econ.R_hat), 81)
     c1, c2 = (a.ravel() for a in np.meshgrid(c_grid, c_grid, indexing="ij"))
-    th = econ.theta[:, None]
-    with np.errstate(invalid="ignore"):
-        if econ.family == "diamond_dybvig":
-            V = np.where(th == 1.0, econ.u_hat(c1 + c2)[None, :], econ.u_hat(c1)[None, :])
-        else:
-            a1, a2 = econ.weights()
-            V = a1[:, None] * econ.u_hat(c1)[None, :] + a2[:, None] * econ.u_hat(c2)[None, :]
+    V = econ.utility(c1[None, :], c2[None, :])
     ok = np.all(np.isfinite(V), axis=0)  # bundles with zero consumption where it is valued: drop
     c1, c2, V = c1[ok], c2[ok], V[:, ok]
     N, F = econ.theta.size, econ.prob

@@ -112,12 +112,15 @@ class LiquidityEconomy:
         raise ValueError("Diamond-Dybvig preferences are not additively separable over (c1, c2)")
 
     def utility(self, c1, c2):
-        """(N,) u(c1[i], c2[i]; theta[i])."""
+        """u(c1, c2; theta) with types along the first axis: (N,) arrays give each type's
+        own bundle, (N, n) or (n,) arrays give every type's utility of n bundles (N, n)."""
         c1, c2 = np.asarray(c1, float), np.asarray(c2, float)
+        th = self.theta.reshape((-1,) + (1,) * (max(c1.ndim, c2.ndim) - 1))
         if self.family == "diamond_dybvig":  # theta is 0 or 1: each type values one of the two
-            return np.where(self.theta == 1.0, self.u_hat(c1 + c2), self.u_hat(c1))
-        a1, a2 = self.weights()
-        return a1 * self.u_hat(c1) + a2 * self.u_hat(c2)
+            return np.where(th == 1.0, self.u_hat(c1 + c2), self.u_hat(c1))
+        a1, a2 = (w.reshape(th.shape) for w in self.weights())
+        with np.errstate(invalid="ignore"):  # 0 * -inf where a type does not value a good
+            return a1 * self.u_hat(c1) + a2 * self.u_hat(c2)
 
     def welfare(self, c1, c2) -> float:
         """Ex-ante expected utility, the objective of SP1, SP2, SP3 (FGT eq. 7, 28)."""
