@@ -1,76 +1,134 @@
-"""LP sizes and times of FGT's programs as lottery LPs (issue 5).
+"""LP sizes and times of the liquidity economies' lottery LPs, per grid file (issue 5).
 
 Run from the repository root::
 
-    python benchmarks/liquidity.py
+    python benchmarks/liquidity.py [--quick]
 
-For each preference family (log utility, two equally likely shocks, R-hat = 1.5) and
-grid size: SP3 with segregated exchanges (one LP), SP3 with one private market (one LP
-per candidate rate, then Brent's method on the rate: the count is printed), and SP2
-(consumption bundles). Each row runs in its own forked process; peak_MB is its peak RSS.
-The reduced problem's SP3 (FGT eq. 22, numerical) is printed for comparison.
+For every grid file of FGT's economy (``grids/fgt_*.toml``) and of KT Section 3's
+Diamond-Dybvig economy (``grids/kt_diamond_dybvig.toml``), and for each LP concept the
+file asks for (SP3 with one market, SP3 with segregated exchanges, SP2):
+
+* ``file grid``  -- one LP on the file's grid;
+* ``refined``    -- the same LP refined onto its support to the file's ``solve.tol``
+  (sizes of the last LP, build and solve times summed over all of them);
+* ``uniform``    -- the naive path in the same run: uniform grids over the file's ranges,
+  refined by doubling, to show what accuracy a bigger grid buys;
+* ``presolve off`` / ``simplex`` / ``ipm`` -- HiGHS options on the refined path's last LP
+  (wide lottery LPs: presolve and the algorithm are measured, not assumed).
+
+``err`` is the welfare distance to the reference: FGT's reduced problem (22)-(23) for SP3
+with one market, SP1 for Diamond-Dybvig (Proposition 5) and for valuation-neutral SP2,
+the refined LP otherwise (its own row then shows –). Each
+row runs in its own forked process; ``peak_MB`` is its peak RSS.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, "benchmarks")
 from suite import measured  # noqa: E402  (forked rows with peak RSS)
 
-from segex.economies.liquidity import LiquidityEconomy  # noqa: E402
+from segex.backends.highs import solve_highs  # noqa: E402
+from segex.economies.liquidity import lottery as lot  # noqa: E402
 from segex.economies.liquidity import reduced  # noqa: E402
-from segex.economies.liquidity.lottery import LotteryGrids, solve_sp2, solve_sp3  # noqa: E402
+from segex.io.config import load_spec  # noqa: E402
 
-FAMILIES = {"discount": [0.5, 1.5], "liquidity": [0.5, 1.5], "valuation_neutral": [0.3, 0.7]}
-SIZES = [(21, 81), (41, 321), (81, 641)]
-
-
-def econ(family):
-    return LiquidityEconomy.create(FAMILIES[family], [0.5, 0.5], family, gamma=1.0, R_hat=1.5)
+FILES = ["fgt_discount", "fgt_liquidity", "fgt_valuation_neutral", "fgt_diamond_dybvig", "kt_diamond_dybvig"]
+UNIFORM = [(21, 41), (41, 81), (81, 161), (161, 321)]
+UNIFORM_C = [41, 81, 161, 321]
 
 
-def run_sp3(family, nR, nI, exchanges):
-    e = econ(family)
+def _spec(stem):
+    spec = load_spec(Path("grids") / f"{stem}.toml")
+    return spec, spec.economy
+
+
+def _reference(econ, concept):
+    if econ.family == "diamond_dybvig":
+        return reduced.sp1(econ).welfare
+    if concept == "SP3":
+        return reduced.sp3(econ).welfare
+    if concept == "SP2" and econ.family == "valuation_neutral":
+        return reduced.sp1(econ).welfare  # no incentive constraint binds
+    return None
+
+
+def _row(res, t0, ref):
+    lp = res.lp
+    return {"rows": lp["rows"], "cols": lp["cols"], "nnz": lp["nnz"], "build_s": lp["build_s"],
+            "solve_s": lp["solve_s"], "wall_s": time.perf_counter() - t0, "welfare": res.welfare,
+            "err": (ref - res.welfare) if ref is not None else None, "lps": lp.get("lps", 1),
+            "certified": bool(res.certificate.passed)}
+
+
+def _solve(econ, concept, grids, c_grid, tol=None, options=None):
+    if options is not None:  # HiGHS options forced for this row
+        lot.solve = lambda lp, backend="highs", **_: solve_highs(lp, **options)
+    if concept == "SP2":
+        return lot.refine_sp2(econ, tol, c_grid=c_grid) if tol else lot.solve_sp2(econ, c_grid)
+    exchanges = "common" if concept == "SP3" else "segregated"
+    return lot.refine_sp3(econ, tol, exchanges=exchanges, grids=grids) if tol else \
+        lot.solve_sp3(econ, grids, exchanges=exchanges)
+
+
+def run(stem, concept, path, arg=None, refined=None):
+    spec, econ = _spec(stem)
+    grids, c_grid = spec.build_grids(), lot.consumption_grid(econ, spec.grid.get("c"))
+    ref = _reference(econ, concept)
+    ref = refined if ref is None else ref
     t0 = time.perf_counter()
-    r = solve_sp3(e, LotteryGrids.around(e, nR, nI), exchanges=exchanges)
-    total = time.perf_counter() - t0
-    return {"rows": r.lp["rows"], "cols": r.lp["cols"], "nnz": r.lp["nnz"], "build_s": r.lp["build_s"],
-            "solve_s": total, "welfare": r.welfare,
-            "note": f"R/R_hat {r.R / e.R_hat:.6f}, liquidity {r.liquidity:.6f}, certified {r.certificate.passed}"
-                    + (f", {r.lp['single_rate_lps']} LPs" if "single_rate_lps" in r.lp else "")}
+    if path == "file grid":
+        res = _solve(econ, concept, grids, c_grid)
+    elif path == "refined":
+        res = _solve(econ, concept, grids, c_grid, spec.solve.tol)
+    elif path == "uniform":
+        if concept == "SP2":
+            c_grid = np.linspace(c_grid[0], c_grid[-1], arg)
+        else:
+            grids = lot.LotteryGrids(R=np.linspace(grids.R[0], grids.R[-1], arg[0]),
+                                     I=np.linspace(grids.I[0], grids.I[-1], arg[1]))
+        res = _solve(econ, concept, grids, c_grid)
+    else:  # HiGHS options on the refined path's last grid
+        last = _solve(econ, concept, grids, c_grid, spec.solve.tol)
+        t0 = time.perf_counter()
+        res = _solve(econ, concept, getattr(last, "grids", None), getattr(last, "c_grid", None), options=arg)
+    return _row(res, t0, ref)
 
 
-def run_sp2(family, n):
-    e = econ(family)
-    t0 = time.perf_counter()
-    w = solve_sp2(e, np.linspace(0.05, 3.0, n))
-    N = e.theta.size
-    # rows: lotteries, resources, truth-telling pairs; columns: every type's bundles on the grid
-    # (the LP drops those with zero consumption of a good the type values: at most this many)
-    return {"rows": N + 1 + N * (N - 1), "cols": N * n * n, "solve_s": time.perf_counter() - t0, "welfare": w,
-            "note": f"{n}x{n} bundles"}
-
-
-def main():
-    cols = ("family", "program", "grid", "rows", "cols", "nnz", "build_s", "solve_s", "peak_MB", "welfare", "note")
-    print("  ".join(f"{c:>12}" for c in cols[:-1]), "note")
-    for family in FAMILIES:
-        s3 = reduced.sp3(econ(family))
-        print(f"{family:>12}  {'reduced SP3':>12}  {'-':>12}  {'':>12}  {'':>12}  {'':>12}  {'':>12}  {'':>12}  {'':>12}"
-              f"  {s3.welfare:12.8f}  R/R_hat {s3.wedge:.6f}, liquidity {s3.liquidity:.6f}", flush=True)
-        rows = [("SP3 segregated", (nR, nI), run_sp3, (family, nR, nI, "segregated")) for nR, nI in SIZES]
-        rows += [("SP3 single", (21, nI), run_sp3, (family, 21, nI, "single")) for _, nI in SIZES[:2]]
-        rows += [("SP2", (n, n), run_sp2, (family, n)) for n in (81, 161)]
-        for prog, grid, fn, args in rows:
-            r = measured(fn, *args)
-            vals = [family, prog, "x".join(map(str, grid))] + [r.get(c) for c in cols[3:-1]]
-            print("  ".join(f"{v:>12.6g}" if isinstance(v, float) else f"{'-' if v is None else v:>12}" for v in vals),
-                  r.get("note", r.get("error", "")), flush=True)
+def main(quick=False):
+    print(f"# python benchmarks/liquidity.py{' --quick' if quick else ''} -- {time.strftime('%Y-%m-%d')}")
+    cols = ("file", "concept", "path", "grid", "rows", "cols", "nnz", "build_s", "solve_s", "peak_MB", "err", "note")
+    print(" | ".join(cols))
+    print("|".join(["---"] * len(cols)))
+    for stem in FILES:
+        spec, econ = _spec(stem)
+        for concept in [c for c in spec.solve.concepts if c in ("SP2", "SP3", "segregated")]:
+            rows = [("file grid", None, "file"), ("refined", None, f"tol {spec.solve.tol:g}")]
+            sizes = UNIFORM_C if concept == "SP2" else UNIFORM
+            rows += [("uniform", n, f"{n}x{n}" if concept == "SP2" else f"{n[0]}x{n[1]}")
+                     for n in (sizes[:2] if quick else sizes)]
+            rows += [(name, opts, "last refined") for name, opts in
+                     (("HiGHS default", {}), ("presolve off", {"presolve": "off"}), ("simplex", {"solver": "simplex"}),
+                      ("ipm", {"solver": "ipm"}))]
+            refined = None  # the reference where there is no closed form: the refined LP
+            for path, arg, grid in rows:
+                r = measured(run, stem, concept, path if path in ("file grid", "refined", "uniform") else "options",
+                             arg, refined)
+                if path == "refined" and "welfare" in r:
+                    refined = r["welfare"] if r["err"] is None else None
+                if "error" in r:
+                    print(f"{stem} | {concept} | {path} | {grid} | " + " | ".join(["–"] * 7) + f" | {r['error']}")
+                    continue
+                err = "–" if r["err"] is None else f"{r['err']:.1e}"
+                note = (f"{r['lps']} LPs, " if r["lps"] > 1 else "") + ("certified" if r["certified"] else "NOT certified")
+                print(f"{stem} | {concept} | {path} | {grid} | {r['rows']:,} | {r['cols']:,} | {r['nnz']:,} | "
+                      f"{r['build_s']:.3f} | {r['solve_s']:.2f} | {r['peak_MB']:.0f} | {err} | {note}", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(quick="--quick" in sys.argv)

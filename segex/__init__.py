@@ -7,14 +7,18 @@ from .economies.collateral import (
     solve_externality,
     solve_segregated,
 )
+from .economies.liquidity import LiquidityEconomy, LotteryGrids, solve_concept
 from .errors import SegexError, SolveError, SpecError
 
 __all__ = [
     "CollateralEconomy",
     "CollateralGrids",
+    "LiquidityEconomy",
+    "LotteryGrids",
     "SegexError",
     "SolveError",
     "SpecError",
+    "solve_concept",
     "solve_externality",
     "solve_segregated",
 ]

@@ -8,11 +8,11 @@ Output
 ``--json`` prints exactly one JSON object on stdout::
 
     {"economy": <name>,
-     "lp": <segregated result's lp dict, or null>,
+     "lp": <the main LP's sizes and times (segregated, else SP3, else SP2), or null>,
      "certificate": {"passed": <all checks of all concepts passed>,
                      "<concept>.<check>": {"residual": .., "tol": .., "passed": ..}, ...},
-     "externality": <result.to_dict()>,      # only when computed
-     "segregated": <result.to_dict()>}       # only when computed
+     "<concept>": <result.to_dict()>, ...}   # each computed concept under its paper name:
+                                             # externality, segregated (KT); SP1, SP2, CE3, SP3 (FGT)
 
 with non-finite floats written as null. Without ``--json`` a plain-text report is printed.
 ``--out FILE.nc`` writes every concept's ``to_dataset()`` as a netCDF4 group named by the
@@ -34,7 +34,10 @@ import sys
 from . import __version__
 from .errors import SegexError
 
-from .io.config import BACKENDS, CONCEPTS, METHODS  # noqa: E402
+from .io.config import BACKENDS, METHODS  # noqa: E402
+
+#: Every concept name a grid file's economy may offer (checked against the economy on load).
+ALL_CONCEPTS = ("externality", "segregated", "SP1", "SP2", "CE3", "SP3")
 
 #: concept -> (module, function)
 SOLVERS = {
@@ -67,12 +70,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="Program 2 by every grid bundle ('grid'), by column generation with securities and t=0 "
                         "consumption continuous ('colgen'), or by column generation over the grid's own bundles "
                         "('colgen-grid'); overrides solve.method")
-    s.add_argument("--concept", choices=CONCEPTS, action="extend", nargs="+", metavar="NAME",
-                   help=f"solution concept(s) to compute, among {', '.join(CONCEPTS)} (overrides solve.concepts)")
+    s.add_argument("--concept", choices=ALL_CONCEPTS, action="extend", nargs="+", metavar="NAME",
+                   help="solution concept(s) to compute (overrides solve.concepts): externality, segregated for the "
+                        "collateral and Diamond-Dybvig economies; SP1, SP2, CE3, SP3, segregated for FGT's")
     s.add_argument("--tol", type=_tolerance, metavar="TOL",
-                   help="ask for an accuracy instead of a grid: refine the exchanges around the active ones and "
-                        "polish them until p0, K, consumption and fees change by less than TOL (the file's grid is "
-                        "the start; column generation; overrides solve.tol)")
+                   help="ask for an accuracy instead of a grid: refine the exchanges around the active ones (and "
+                        "polish them) until the answer changes by less than TOL -- p0, K, consumption and fees for "
+                        "the collateral economy, welfare for the liquidity economies (the file's grid is the start; "
+                        "overrides solve.tol)")
     s.add_argument("--quiet", action="store_true", help="no progress bars or status messages")
     return p
 
@@ -121,13 +126,65 @@ def _solve(args) -> int:
     from .io.config import load_spec
 
     spec = load_spec(args.file)
-    econ = spec.economy
     concepts = tuple(dict.fromkeys(args.concept)) if args.concept else spec.solve.concepts
     backend = args.backend or spec.solve.backend
+    tol = args.tol if args.tol is not None else spec.solve.tol
+    if spec.kind == "collateral":
+        results = _run_collateral(args, spec, concepts, backend, tol)
+    else:
+        results = _run_liquidity(args, spec, concepts, backend, tol)
+
+    report = _report(spec.name, results)
+    if args.json:
+        print(json.dumps(_jsonable(report), allow_nan=False))
+    else:
+        print(_text_report(spec.name, results, report))
+    if args.out:
+        from .io.store import write_netcdf
+
+        write_netcdf(args.out, {name: _dataset(res, spec) for name, res in results.items()})
+        _status(args, f"wrote {args.out}")
+    return 0 if report["certificate"]["passed"] else 1
+
+
+def _dataset(res, spec):
+    try:
+        return res.to_dataset(spec.economy)  # closed-form allocations need the economy's labels
+    except TypeError:
+        return res.to_dataset()
+
+
+def _run_liquidity(args, spec, concepts, backend, tol) -> dict:
+    """FGT's SP1, SP2, CE3, SP3 and KT's externality / segregated for the liquidity economies."""
+    from .economies.liquidity.concepts import solve_concept
+    from .economies.liquidity.diamond_dybvig import KTResult
+    from .economies.liquidity.lottery import consumption_grid
+    from .io.liquidity_spec import CONCEPTS as OFFERED
+
+    offered = OFFERED[spec.kind]
+    bad = [c for c in concepts if c not in offered]
+    if bad:
+        raise _UsageError(f"--concept {bad[0]}: the {spec.kind} economy offers {', '.join(offered)}")
+    if args.method:
+        raise _UsageError("--method chooses how the collateral economy's Program 2 is solved; drop it here")
+    grids = spec.build_grids()
+    c_grid = consumption_grid(spec.economy, spec.grid.get("c"))
+    results = {}
+    for concept in concepts:
+        _status(args, f"solving {concept}" + (f" to tol {tol:g}" if tol is not None and concept in
+                                              ("SP3", "segregated") else ""))
+        res = solve_concept(spec.economy, concept, grids=grids, c_grid=c_grid, tol=tol, backend=backend)
+        results[concept] = KTResult(res) if spec.kind == "diamond_dybvig" else res
+    return results
+
+
+def _run_collateral(args, spec, concepts, backend, tol) -> dict:
+    econ = spec.economy
     method = args.method or spec.solve.method
     weights = spec.solve.weights
-    tol = args.tol if args.tol is not None else spec.solve.tol
-
+    bad = [c for c in concepts if c not in ("externality", "segregated")]
+    if bad:
+        raise _UsageError(f"--concept {bad[0]}: the collateral economy offers externality, segregated")
     solvers = {concept: _load_solver(concept) for concept in concepts}  # fail before any solve
     results = {}
     grids = None
@@ -150,18 +207,7 @@ def _solve(args) -> int:
                 continue
             results[concept] = solver(econ, grids, weights=None if weights == "negishi" else np.array(weights),
                                       backend=backend, progress=not args.quiet, method=method)
-
-    report = _report(econ.name, results)
-    if args.json:
-        print(json.dumps(_jsonable(report), allow_nan=False))
-    else:
-        print(_text_report(econ.name, results, report))
-    if args.out:
-        from .io.store import write_netcdf
-
-        write_netcdf(args.out, {name: res.to_dataset() for name, res in results.items()})
-        _status(args, f"wrote {args.out}")
-    return 0 if report["certificate"]["passed"] else 1
+    return results
 
 
 def _load_solver(concept):
@@ -188,8 +234,8 @@ def _report(name, results) -> dict:
             if isinstance(val, dict) and "passed" in val:
                 ok = ok and bool(val["passed"])
         cert["passed"] = cert["passed"] and ok
-    seg = results.get("segregated")
-    out = {"economy": name, "lp": getattr(seg, "lp", None) if seg is not None else None, "certificate": cert}
+    main = next((results[c] for c in ("segregated", "SP3", "SP2") if getattr(results.get(c), "lp", None)), None)
+    out = {"economy": name, "lp": main.lp if main is not None else None, "certificate": cert}
     for concept, res in results.items():
         out[concept] = res.to_dict()
     return out
@@ -246,7 +292,7 @@ def _text_report(name, results, report) -> str:
             lines.append(f"active exchanges: {len(active)} of {len(exchanges)}")
             if active:
                 lines += _table([_with_type_shares(e, types) for e in active], EXCHANGE_COLUMNS, skip=("active",))
-        if concept == "segregated" and getattr(res, "lp", None):
+        if getattr(res, "lp", None):
             lines.append(_lp_line(res.lp))
             cont = res.lp.get("continuum")
             if isinstance(cont, dict):
@@ -254,7 +300,11 @@ def _text_report(name, results, report) -> str:
                              f"{cont['exchanges']} exchanges; {cont['newton_iterations']} Newton iterations, "
                              f"solve {cont['solve_s']:.2f} s, certify {cont['certify_s']:.2f} s")
         ref = d.get("refinement") if isinstance(d, dict) else None
-        if isinstance(ref, dict):
+        if _is_records(ref):  # the liquidity LPs' refinement steps
+            lines.append(f"refinement: {len(ref)} LPs")
+            lines += _table(ref, ("step", "rows", "cols", "welfare", "R", "liquidity", "change"),
+                            skip=("nnz", "build_s", "solve_s"))
+        elif isinstance(ref, dict):
             lines.append(f"refinement (tol {_fmt(ref['tol'])}): accuracy {_fmt(ref['accuracy'])}, "
                          f"{'converged' if ref['converged'] else 'NOT converged'}")
             lines += _table(ref["path"], REFINE_COLUMNS)

@@ -46,9 +46,10 @@ from ..economies.collateral.model import CollateralEconomy
 from ..economies.collateral.segregated import METHODS  # Program 2 methods solve.method may name
 from ..errors import SpecError
 
-#: Economies a grid file may name.
-ECONOMIES = ("collateral",)
-#: Solution concepts ``solve.concepts`` may list.
+#: Economies a grid file may name: KT's collateral economy (Section 2.1), FGT's liquidity
+#: economy, KT Section 3's Diamond-Dybvig economy with retrade.
+ECONOMIES = ("collateral", "liquidity", "diamond_dybvig")
+#: Solution concepts ``solve.concepts`` may list (the collateral economy's).
 CONCEPTS = ("externality", "segregated")
 #: LP backends ``solve.backend`` may name.
 BACKENDS = ("highs", "cvxpy")
@@ -76,21 +77,28 @@ class SolveOptions:
 
 @dataclass
 class RunSpec:
-    """A validated run: the economy, raw grid specs (keys among c, k, z, a), solve options
-    and the file it came from (None when parsed from a dict)."""
+    """A validated run: the economy, raw grid specs (keys among c, k, z, a for the
+    collateral economy; R or p, I, c for the liquidity economies), solve options, the
+    file it came from (None when parsed from a dict) and which economy ``kind`` it is."""
 
-    economy: CollateralEconomy
+    economy: object  # CollateralEconomy or LiquidityEconomy
     grid: dict = field(default_factory=dict)
     solve: SolveOptions = field(default_factory=SolveOptions)
     path: str | None = None
+    kind: str = "collateral"
 
     @property
     def name(self) -> str:
         return self.economy.name
 
-    def build_grids(self) -> CollateralGrids:
-        """``CollateralGrids.build(self.economy, **self.grid)``."""
-        return CollateralGrids.build(self.economy, **self.grid)
+    def build_grids(self):
+        """The lottery LP's grids: ``CollateralGrids.build(economy, **grid)``, or for the
+        liquidity economies ``LotteryGrids.build`` (exchanges and incomes)."""
+        if self.kind == "collateral":
+            return CollateralGrids.build(self.economy, **self.grid)
+        from ..economies.liquidity.lottery import LotteryGrids
+
+        return LotteryGrids.build(self.economy, **{k: v for k, v in self.grid.items() if k != "c"})
 
 
 # ---------------------------------------------------------------------------------- entry points
@@ -123,7 +131,6 @@ def parse_spec(data: dict, source: str = "<string>") -> RunSpec:
     """
     if not isinstance(data, dict):
         raise SpecError(source, f"a grid file must be a table of keys, got {_tname(data)}")
-    _check_keys(data, TOP_KEYS, "")
 
     # -- economy ------------------------------------------------------------------
     if "economy" not in data:
@@ -139,6 +146,11 @@ def parse_spec(data: dict, source: str = "<string>") -> RunSpec:
     name = data.get("name", default_name)
     if not isinstance(name, str):
         raise SpecError("name", f'must be a string such as "KT Environment 1", got {_tname(name)}')
+    if economy != "collateral":
+        from .liquidity_spec import parse_liquidity
+
+        return parse_liquidity(data, economy, name, source if is_file else None)
+    _check_keys(data, TOP_KEYS, "")
 
     beta = _number(data.get("beta", 1.0), "beta")
     gamma = _number(data.get("gamma", 2.0), "gamma")
@@ -316,16 +328,16 @@ def _check_grid_spec(spec, name):
             raise SpecError(f"{name}.points", "give either points or min/max/n, not both")
 
 
-def _concepts(c) -> tuple[str, ...]:
-    example = f"concepts = {list(CONCEPTS)!r}".replace("'", '"')
+def _concepts(c, allowed=CONCEPTS) -> tuple[str, ...]:
+    example = f"concepts = {list(allowed)!r}".replace("'", '"')
     if not isinstance(c, list) or not c:
         raise SpecError("solve.concepts", f"must be a non-empty array of names, got {_tname(c)}; write e.g. {example}")
     out = []
     for v in c:
-        if not isinstance(v, str) or v not in CONCEPTS:
-            hint = _suggest(v, CONCEPTS) if isinstance(v, str) else ""
+        if not isinstance(v, str) or v not in allowed:
+            hint = _suggest(v, allowed) if isinstance(v, str) else ""
             raise SpecError("solve.concepts", f"unknown solution concept {v!r}{hint}; "
-                                              f"choose from {', '.join(map(repr, CONCEPTS))}")
+                                              f"choose from {', '.join(map(repr, allowed))}")
         if v not in out:
             out.append(v)
     return tuple(out)

@@ -20,11 +20,12 @@ The expectations sit *outside* the logs: the printed Corollary 1 puts them insid
 liquidity (1/theta, 1), valuation-neutral (1 - theta, theta), which gives rho* = 1.
 
 Diamond-Dybvig (Proposition 5, proof in 9.8), type 0 with probability pi. The regulated
-optimum equals SP1: :math:`u'(I) = \hat R\,u'(R I)` (70) with
-:math:`I = e/(\pi + (1-\pi)R/\hat R)` (71, from feasibility (69)). For CRRA gamma this is
-:math:`R^* = \hat R^{1/\gamma}` -- log utility gives R* = R-hat, as the paper says, and
-then SP1 = CE3: the welfare gain is **zero** for log utility. The liquidity floor is the
-short-asset holding :math:`i^* = \pi I^* = \pi e/(\pi + (1-\pi)\hat R^{1/\gamma - 1})`;
+optimum equals SP1: :math:`u'(I) = \rho\hat R\,u'(R I)` (70; FGT have rho = 1, DD's
+patient discount rho enters the same way) with :math:`I = e/(\pi + (1-\pi)R/\hat R)` (71,
+from feasibility (69)). For CRRA gamma this is :math:`R^* = (\rho\hat R)^{1/\gamma}` -- log
+utility and rho = 1 give R* = R-hat, as the paper says, and then SP1 = CE3: the welfare
+gain is **zero**. The liquidity floor is the short-asset holding
+:math:`i^* = \pi I^* = \pi e/(\pi + (1-\pi)R^*/\hat R)`;
 the printed eq. (39) omits the factor pi (measured: it prints I*, the impatient type's
 consumption, not the aggregate short asset).
 """
@@ -69,8 +70,8 @@ def log_welfare_gain(econ: LiquidityEconomy) -> float:
 
 
 def dd_rate(econ: LiquidityEconomy) -> float:
-    """R* of the Diamond-Dybvig case: R-hat^(1/gamma) (eqs. 70-72 with CRRA)."""
-    return econ.R_hat ** (1.0 / econ.gamma)
+    """R* of the Diamond-Dybvig case: (rho R-hat)^(1/gamma) (eqs. 70-72 with CRRA)."""
+    return (econ.rho * econ.R_hat) ** (1.0 / econ.gamma)
 
 
 def dd_floor(econ: LiquidityEconomy) -> float:

@@ -1,5 +1,5 @@
-r"""SP3 as a lottery LP: hidden types, hidden trades, and the private market's rate R
-chosen through exchanges indexed by R (Kilenthong–Townsend's segregated exchanges).
+r"""SP3 (and SP2) as lottery LPs: hidden types, hidden trades, and the private market's
+rate R chosen through exchanges indexed by R (Kilenthong–Townsend's segregated exchanges).
 
 Bundles. A reported type receives a lottery over bundles b = (R_k, I_m, end): the
 exchange k whose private market it trades in (rate R_k), the present value I_m of its
@@ -13,29 +13,49 @@ Rows (FGT's problem (28)-(30) with lotteries, Prescott–Townsend):
 * ``lottery[theta]``: each reported type's lottery sums to one;
 * ``resources`` (FGT eq. 29): sum_theta F sum_b x (c1 + c2 / R-hat) <= e;
 * ``market[k]``: the private market of exchange k clears, sum F x (x1(I, R_k; theta) - c1)
-  = 0 -- good 1 at t = 1; good 2 then clears by each agent's budget at R_k. Its dual is
-  the value of a unit of good 1 delivered to that market;
+  = 0 -- good 1 at t = 1; good 2 then clears by each agent's budget at R_k. Its dual,
+  divided by the resources dual, is Kilenthong–Townsend's :math:`P_\Delta(R_k)`: the
+  price, in resources at t = 0, of the right to one unit of excess demand for good 1 in
+  that exchange;
 * ``ic[theta, theta']`` (FGT eq. 30, with the deviator's re-trade): a type theta gets at
   least what it would get by reporting theta' and re-trading at the rate of the exchange
   the lottery sends it to, sum_b x(theta, b) V(I_b, R_b; theta) >=
   sum_b x(theta', b) V(I_b, R_b; theta) -- linear in the lotteries, assembled as two
-  sparse blocks per pair.
+  sparse blocks per pair;
+* ``common[theta, k]`` (``exchanges="common"`` only): every type is in exchange k with the
+  same probability q_k -- one private market for everybody, as in FGT, its rate a public
+  lottery over the grid (columns q). ``exchanges="segregated"`` drops these rows: the
+  lottery may send types to different exchanges (rights to trade at R, assigned and
+  enforced, as Kilenthong–Townsend).
 
 The objective is ex-ante utility, sum_theta F sum_b x V(I_b, R_b; theta). Read back: the
 rate (mass-weighted over active exchanges), the liquidity requirement sum F E[c1] (eq.
 19), its share of the endowment, R / R-hat, welfare and the gain over CE3.
+:func:`refine_sp3` zooms both grids onto the lotteries' support until the answer moves
+by less than a tolerance (adaptive refinement rather than a bigger grid).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...backends import solve
+from ...certificate import Certificate, lp_checks
 from ...engine.lp import LPBuilder
+from ...errors import SpecError
+from ...gridspec import axis
 from .model import LiquidityEconomy
 from .reduced import ce3, demands
+
+EXCHANGES = ("segregated", "common")
+#: Short-asset differences from CE3 below this share of the endowment read as no regulation.
+REGULATION_TOL = 1e-4
+
+
+def reduced_ce3_liquidity(econ: LiquidityEconomy) -> float:
+    return ce3(econ).liquidity
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,39 @@ class LotteryGrids:
         I = np.union1d(econ.e * np.linspace(0.5, 1.5, n_I), [econ.e])
         return cls(R=R, I=I)
 
+    @classmethod
+    def build(cls, econ: LiquidityEconomy, R=None, I=None, p=None) -> "LotteryGrids":
+        """Grids from TOML specs (:func:`segex.gridspec.axis`): exchanges as rates ``R``
+        or as spot prices ``p`` of good 2 in good 1 (Kilenthong–Townsend's index, p =
+        1/R), incomes ``I``. Defaults are :meth:`around`'s ranges; R-hat (CE3's rate) and
+        e (CE3's income) are always added, so the unregulated equilibrium is feasible."""
+        if R is not None and p is not None:
+            raise SpecError("grid.p", "give the exchanges as rates R or as prices p, not both")
+        Rh, e = econ.R_hat, econ.e
+        if p is not None:
+            pp = axis(p, "grid.p", 1 / (1.5 * Rh), 1 / (0.5 * Rh), 41, insert=[1 / Rh])
+            if pp[0] <= 0:
+                raise SpecError("grid.p", f"spot prices must be positive, got min = {pp[0]:g}")
+            RR = np.sort(1.0 / pp)
+        else:
+            RR = axis(R, "grid.R", 0.5 * Rh, 1.5 * Rh, 41, insert=[Rh])
+            if RR[0] <= 0:
+                raise SpecError("grid.R", f"gross rates must be positive, got min = {RR[0]:g}")
+        II = axis(I, "grid.I", 0.5 * e, 1.5 * e, 41, insert=[e])
+        if II[0] <= 0:
+            raise SpecError("grid.I", f"incomes must be positive, got min = {II[0]:g}")
+        return cls(R=RR, I=II)
+
+
+def consumption_grid(econ: LiquidityEconomy, spec=None) -> np.ndarray:
+    """SP2's consumption grid (both dates) from a TOML spec ``grid.c``; its range must
+    hold the endowment e (CE3's present value) so that SP2 is feasible."""
+    c = axis(spec, "grid.c", 0.0, 2.0 * max(1.0, econ.R_hat) * econ.e, 81, must_hold=np.array([econ.e]),
+             what=f"the endowment e = {econ.e:g}")
+    if c[0] < 0:
+        raise SpecError("grid.c", f"consumption cannot be negative; set min = 0, got {c[0]:g}")
+    return c
+
 
 def _bundles(econ: LiquidityEconomy, grids: LotteryGrids):
     """Flat bundle arrays: exchange index, R, I, c1, c2, and per type V and x1 (N, nb)."""
@@ -61,159 +114,244 @@ def _bundles(econ: LiquidityEconomy, grids: LotteryGrids):
     R, I = grids.R[k], grids.I[m]
     c1 = np.where(end == 1, I, 0.0)
     c2 = R * (I - c1)
-    N = econ.theta.size
-    V = np.empty((N, k.size))
-    x1 = np.empty((N, k.size))
-    for j, r in enumerate(grids.R):  # demands are linear in I: one call per exchange
-        on = k == j
-        d1, d2 = demands(econ, 1.0, r)
-        x1[:, on] = d1[:, None] * I[on][None, :]
-        V[:, on] = econ.utility(d1[:, None] * I[on][None, :], d2[:, None] * I[on][None, :])
+    # demands are linear in I (FGT eqs. 20-21): unit-income demands per (type, exchange)
+    unit = np.array([np.stack(demands(econ, 1.0, r)) for r in grids.R])  # (n_R, 2, N)
+    x1 = unit[k, 0, :].T * I[None, :]
+    x2 = unit[k, 1, :].T * I[None, :]
+    V = econ.utility(x1, x2)
     return k, R, I, c1, c2, V, x1
 
 
 @dataclass
-class SP3Result:
+class LotteryResult:
+    """What SP2 and SP3 share: lotteries x (N, nb) per reported type, welfare, the LP's
+    sizes and times, its certificate, and CE3's welfare for the gain."""
+
     econ: LiquidityEconomy
-    grids: LotteryGrids
-    x: np.ndarray  # (N, nb) lotteries per reported type
+    x: np.ndarray
     welfare: float
-    R: float
-    liquidity: float
-    exchange_mass: np.ndarray  # (n_R,)
-    market_dual: np.ndarray  # (n_R,) value of good 1 delivered to exchange k's market
-    ic_dual: np.ndarray  # (N, N) multipliers of the truth-telling rows
+    liquidity: float  # sum F E[c1], the short asset (FGT eq. 19)
+    c1: np.ndarray  # (N,) expected consumption at t = 1 and t = 2 per type (after re-trade)
+    c2: np.ndarray
+    ic_dual: np.ndarray  # (N, N) multipliers of truth-telling, [theta, reported]
     lp: dict
     ce3_welfare: float
-    certificate: object = None
+    certificate: Certificate | None = None
+
+    def _headline(self) -> dict:
+        e = self.econ
+        return {"R_hat": e.R_hat, "liquidity": self.liquidity, "short_share": self.liquidity / e.e,
+                "welfare": self.welfare, "welfare_gain": self.welfare - self.ce3_welfare,
+                "c1": self.c1.tolist(), "c2": self.c2.tolist(),
+                "binding_ic": [[int(a), int(b)] for a, b in zip(*np.nonzero(self.ic_dual > 1e-9))]}
+
+    def _attrs(self, concept, source) -> dict:
+        e = self.econ
+        return {"economy": e.name, "family": e.family, "gamma": e.gamma, "R_hat": e.R_hat, "e": e.e, "rho": e.rho,
+                "concept": concept, "source": source,
+                "certificate_passed": int(bool(self.certificate is not None and self.certificate.passed))}
+
+    def _common_vars(self) -> dict:
+        return {"c1": ("type", self.c1, {"long_name": "expected consumption at t=1 after re-trade"}),
+                "c2": ("type", self.c2, {"long_name": "expected consumption at t=2 after re-trade"}),
+                "ic_dual": (("type", "report"), self.ic_dual, {"long_name": "multiplier of truth-telling (30)"}),
+                "liquidity": ((), self.liquidity, {"long_name": "short asset, sum F E[c1] (eq. 19)"}),
+                "welfare": ((), self.welfare),
+                "welfare_gain": ((), self.welfare - self.ce3_welfare, {"long_name": "welfare - CE3 welfare"})}
+
+
+@dataclass
+class SP3Result(LotteryResult):
+    grids: LotteryGrids = None
+    exchanges: str = "segregated"
+    R: float = np.nan  # mass-weighted private-market rate
+    exchange_mass: np.ndarray = None  # (n_R, N) mass of each type in each exchange (sums to F)
+    P_Delta: np.ndarray = None  # (n_R,) price of a right to one unit of excess demand for good 1
+    Delta: np.ndarray = None  # (n_R, N) rights each type holds there: its excess demand for good 1
+    refinement: list = field(default_factory=list)
+
+    def active(self, tol: float = 1e-9) -> np.ndarray:
+        return self.exchange_mass.sum(1) > tol
+
+    def regulation(self) -> str:
+        """"cap" when the allocation holds less short asset than CE3 (R above R-hat),
+        "floor" when more, "none" within REGULATION_TOL of the endowment (the LP pins
+        the short asset to ~1e-5 after refinement; FGT Theorem 1)."""
+        d = self.liquidity - reduced_ce3_liquidity(self.econ)
+        return "none" if abs(d) <= REGULATION_TOL * self.econ.e else ("floor" if d > 0 else "cap")
+
+    def to_dict(self) -> dict:
+        out = {"R": self.R, "R_over_R_hat": self.R / self.econ.R_hat, "regulation": self.regulation(),
+               "exchanges_structure": self.exchanges, **self._headline()}
+        out["exchanges"] = [{"R": float(self.grids.R[k]), "p": float(1 / self.grids.R[k]),
+                             "mass": self.exchange_mass[k].tolist(), "P_Delta": float(self.P_Delta[k]),
+                             "Delta": self.Delta[k].tolist()} for k in np.nonzero(self.active())[0]]
+        if self.refinement:
+            out["refinement"] = self.refinement
+        return out
 
     def to_dataset(self):
-        """The lotteries on (type, exchange R, income I, split), the exchanges' masses and
-        market duals, the truth-telling multipliers, and the headline numbers."""
+        """The lotteries on (type, exchange R, income I, split), the exchanges' masses,
+        fees and rights, the truth-telling multipliers, and the headline numbers."""
         import xarray as xr
 
         N, nR, nI = self.econ.theta.size, self.grids.R.size, self.grids.I.size
-        d = self.to_dict()
         return xr.Dataset(
             {
                 "lottery": (("type", "R", "I", "split"), self.x.reshape(N, nR, nI, 2),
                             {"long_name": "probability of the bundle for the reported type (split: c1 = 0 or c1 = I)"}),
-                "mass": ("R", self.exchange_mass, {"long_name": "population mass in the exchange"}),
-                "market_dual": ("R", self.market_dual,
-                                {"long_name": "value of good 1 delivered to the exchange's private market",
-                                 "units": "resources at t=0"}),
-                "ic_dual": (("type", "report"), self.ic_dual, {"long_name": "multiplier of truth-telling (30)"}),
+                "mass": (("R", "type"), self.exchange_mass, {"long_name": "population mass of the type in the exchange"}),
+                "P_Delta": ("R", self.P_Delta, {"long_name": "price of the right to one unit of excess demand for good 1",
+                                                "units": "resources at t=0"}),
+                "Delta": (("R", "type"), self.Delta, {"long_name": "rights to trade held: excess demand for good 1"}),
                 "R_mean": ((), self.R, {"long_name": "mass-weighted private-market rate"}),
-                "liquidity": ((), self.liquidity, {"long_name": "short asset, sum F E[c1] (eq. 19)"}),
-                "welfare": ((), self.welfare),
-                "welfare_gain": ((), d["welfare_gain"], {"long_name": "SP3 - CE3"}),
+                **self._common_vars(),
             },
             coords={"type": self.econ.theta, "report": self.econ.theta, "R": self.grids.R, "I": self.grids.I,
-                    "split": ["c1=0", "c1=I"], "prob": ("type", self.econ.prob)},
-            attrs={"economy": self.econ.name, "family": self.econ.family, "gamma": self.econ.gamma,
-                   "R_hat": self.econ.R_hat, "e": self.econ.e, "concept": "SP3",
-                   "certificate_passed": int(bool(self.certificate is not None and self.certificate.passed)),
-                   "source": "Farhi-Golosov-Tsyvinski (2007) eqs. 28-30 as a lottery LP"},
+                    "split": ["c1=0", "c1=I"], "prob": ("type", self.econ.prob), "p": ("R", 1 / self.grids.R)},
+            attrs={**self._attrs("SP3", "Farhi-Golosov-Tsyvinski (2007) eqs. 28-30 as a lottery LP"),
+                   "exchanges": self.exchanges},
         )
 
+
+@dataclass
+class SP2Result(LotteryResult):
+    c_grid: np.ndarray = None
+    bundles: tuple = None  # (c1, c2) of the LP's columns
+    refinement: list = field(default_factory=list)
+
     def to_dict(self) -> dict:
-        return {"R": self.R, "R_over_R_hat": self.R / self.econ.R_hat, "liquidity": self.liquidity,
-                "short_share": self.liquidity / self.econ.e, "welfare": self.welfare,
-                "welfare_gain": self.welfare - self.ce3_welfare,
-                "exchanges": [{"R": float(r), "mass": float(mm), "market_dual": float(d)}
-                              for r, mm, d in zip(self.grids.R, self.exchange_mass, self.market_dual) if mm > 1e-9],
-                "binding_ic": [[int(a), int(b)] for a, b in zip(*np.nonzero(self.ic_dual > 1e-9))]}
+        out = self._headline()
+        if self.refinement:
+            out["refinement"] = self.refinement
+        return out
+
+    def to_dataset(self):
+        import xarray as xr
+
+        n = self.c_grid.size
+        full = np.zeros((self.econ.theta.size, n * n))
+        full[:, self._kept] = self.x
+        return xr.Dataset({"lottery": (("type", "c1_grid", "c2_grid"), full.reshape(-1, n, n),
+                                       {"long_name": "probability of the bundle for the reported type"}),
+                           **self._common_vars()},
+                          coords={"type": self.econ.theta, "report": self.econ.theta, "c1_grid": self.c_grid,
+                                  "c2_grid": self.c_grid, "prob": ("type", self.econ.prob)},
+                          attrs=self._attrs("SP2", "Farhi-Golosov-Tsyvinski (2007) eq. 7 as a lottery LP"))
+
+    _kept: np.ndarray = None
 
 
+# ---------------------------------------------------------------------------------- SP3
 def solve_sp3(econ: LiquidityEconomy, grids: LotteryGrids | None = None, incentives: bool = True,
-              exchanges: str = "segregated") -> SP3Result:
-    """SP3 on the grids (module docstring).
-
-    ``exchanges="segregated"``: every R of the grid is an exchange, and the lottery may
-    send types to different ones (Kilenthong–Townsend: rights to trade at R are assigned
-    and enforced). ``"single"``: one private market for everybody, as in FGT -- the best
-    single rate, found by solving the LP with each grid rate alone and then Brent's
-    method on R between the best one's neighbours. ``incentives=False`` drops the
-    truth-telling rows (segregated, that is SP1: each type in its own exchange).
-    """
+              exchanges: str = "segregated", backend: str = "highs") -> SP3Result:
+    """SP3 on the grids (module docstring). ``incentives=False`` drops the truth-telling
+    rows (segregated, that is SP1: each type in its own exchange)."""
+    if exchanges not in EXCHANGES:
+        raise SpecError("solve.exchanges", f"unknown exchange structure {exchanges!r}; use 'segregated' or 'common'")
     grids = grids or LotteryGrids.around(econ)
-    if exchanges == "single":
-        return _best_single(econ, grids, incentives)
-    if exchanges != "segregated":
-        from ...errors import SpecError
-
-        raise SpecError("exchanges", f"unknown exchange structure {exchanges!r}; use 'segregated' or 'single'")
-    return _solve(econ, grids, incentives)
-
-
-def _best_single(econ, grids, incentives):
-    from scipy.optimize import minimize_scalar
-
-    def at(r):
-        return _solve(econ, LotteryGrids(R=np.array([r]), I=grids.I), incentives)
-
-    vals = [at(r).welfare for r in grids.R]
-    k = int(np.argmax(vals))
-    lo, hi = grids.R[max(k - 1, 0)], grids.R[min(k + 1, grids.R.size - 1)]
-    res = minimize_scalar(lambda r: -at(r).welfare, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
-    best = at(res.x) if -res.fun >= vals[k] else at(grids.R[k])
-    best.lp["single_rate_lps"] = len(vals) + res.nfev
-    return best
-
-
-def _solve(econ, grids, incentives):
     k, R, I, c1, c2, V, x1 = _bundles(econ, grids)
-    N, nb, F = econ.theta.size, k.size, econ.prob
+    N, nb, nR, F = econ.theta.size, k.size, grids.R.size, econ.prob
     b = LPBuilder()
     cols = [b.add_cols(f"x[{t}]", F[t] * V[t]) for t in range(N)]
     r_lot = b.add_rows("lottery", coords={"type": np.arange(N)}, lb=1.0, ub=1.0)
     r_res = b.add_rows("resources", lb=-np.inf, ub=econ.e)
     r_mkt = b.add_rows("market", coords={"R": grids.R})
     pairs = [(t, s) for t in range(N) for s in range(N) if t != s] if incentives else []
-    r_ic = b.add_rows("ic", size=max(len(pairs), 0), lb=0.0, ub=np.inf) if pairs else None
     cost = c1 + c2 / econ.R_hat
     for t in range(N):
         cc = cols[t].all()
         b.add_terms(r_lot.start + t, cc, 1.0)
         b.add_terms(r_res.start, cc, F[t] * cost)
         b.add_terms(r_mkt.start + k, cc, F[t] * (x1[t] - c1))
-    for p, (t, s) in enumerate(pairs):  # type t truthful vs reporting s and re-trading
-        b.add_terms(r_ic.start + p, cols[t].all(), V[t])
-        b.add_terms(r_ic.start + p, cols[s].all(), -V[t])
+    _add_ic_rows(b, cols, V, pairs)
+    if exchanges == "common":  # x(theta, exchange k) = q_k for every theta
+        q = b.add_cols("q", np.zeros(nR), coords={"R": grids.R})
+        r_com = b.add_rows("common", coords={"type": np.arange(N), "R": grids.R})
+        for t in range(N):
+            b.add_terms(r_com.start + t * nR + k, cols[t].all(), 1.0)
+            b.add_terms(r_com.start + t * nR + np.arange(nR), q.all(), -1.0)
     lp = b.build()
-    sol = solve(lp)
-    cert = _certify(econ, lp, sol, pairs, V, x1, c1, cost, k, grids.R.size)
-    x = sol.x.reshape(N, nb)
-    mass = np.bincount(k, weights=(F @ x), minlength=grids.R.size)
-    y_res = -sol.row_dual[r_res.start]  # value of a unit of resources (>= 0), engine sign: d obj / d bound
-    ic = np.zeros((N, N))
-    for p, (t, s) in enumerate(pairs):
-        ic[t, s] = -sol.row_dual[r_ic.start + p]
+    sol = solve(lp, backend, **_highs_options(econ, backend))
+    x = sol.x[: N * nb].reshape(N, nb)
+    cert = Certificate()
+    lp_checks(cert, lp, sol.x, sol.row_dual)
+    for name, (res, note) in economic_residuals(econ, x, pairs, V, x1, c1, cost, k, nR).items():
+        cert.add(name, res, RESIDUAL_TOL, note)
+    mass = np.stack([np.bincount(k, weights=F[t] * x[t], minlength=nR) for t in range(N)], axis=1)  # (nR, N)
+    excess = np.stack([np.bincount(k, weights=F[t] * x[t] * (x1[t] - c1), minlength=nR) for t in range(N)], axis=1)
+    # engine sign convention: row_dual = d welfare / d bound, so the resources dual is >= 0
+    # (welfare per unit of resources at t = 0) and P_Delta is in resources at t = 0
+    y_res = sol.row_dual[r_res.start]
+    P_Delta = sol.row_dual[r_mkt.slice] / (y_res if y_res > 0 else np.nan)
+    _check_rights_prices(cert, econ, x, grids, P_Delta)
+    x2 = (I[None, :] - x1) * R[None, :]  # consumption at t = 2 from the budget at R_k
     return SP3Result(
-        econ=econ, grids=grids, x=x, welfare=float(sol.objective),
-        R=float(mass @ grids.R / mass.sum()), liquidity=float(F @ (x @ c1)), exchange_mass=mass,
-        market_dual=sol.row_dual[r_mkt.slice] / (y_res if y_res > 0 else 1.0), ic_dual=ic,
+        econ=econ, x=x, welfare=float(sol.objective), liquidity=float(F @ (x @ c1)),
+        c1=(x * x1).sum(1), c2=(x * x2).sum(1), ic_dual=_ic_duals(sol, b, pairs, N),
         lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3_welfare=ce3(econ).welfare,
-        certificate=cert)
+        certificate=cert, grids=grids, exchanges=exchanges, R=float(mass.sum(1) @ grids.R / mass.sum()),
+        exchange_mass=mass, P_Delta=P_Delta,
+        Delta=np.divide(excess, mass, out=np.zeros_like(excess), where=mass > 0))
+
+
+#: HiGHS's algorithm per preference family, measured (benchmarks/liquidity.py): the
+#: Diamond-Dybvig LPs are highly degenerate (a continuum of optimal rate lotteries), and
+#: HiGHS's default dual simplex took 8.9 s where IPM with crossover took 0.75 s on the
+#: same 41,391-column SP3 LP; on the other families simplex is as fast or faster, and its
+#: vertex choices keep the refinement's support stable (IPM's did not: 12 LPs instead of 5
+#: on FGT Example 2 with segregated exchanges).
+SOLVER = {"diamond_dybvig": "ipm"}
+
+
+def _highs_options(econ, backend) -> dict:
+    return {"solver": SOLVER[econ.family]} if backend == "highs" and econ.family in SOLVER else {}
+
+
+def _add_ic_rows(b: LPBuilder, cols, V, pairs):
+    """FGT eq. 30: sum_b V[t] (x[t] - x[s]) >= 0 for each (true t, reported s); one
+    index-arithmetic call for all pairs (every type's block has the same bundles)."""
+    if not pairs:
+        return
+    r_ic = b.add_rows("ic", size=len(pairs), lb=0.0, ub=np.inf)
+    t, s = np.array(pairs).T
+    starts = np.array([blk.start for blk in cols])
+    offset = np.arange(V.shape[1])
+    rows = (r_ic.start + np.arange(len(pairs)))[:, None]
+    b.add_terms(rows, starts[t][:, None] + offset, V[t])  # the truthful type's own lottery
+    b.add_terms(rows, starts[s][:, None] + offset, -V[t])  # the lottery of the report, valued by type t
+
+
+def _ic_duals(sol, b, pairs, N) -> np.ndarray:
+    """(N, N) truth-telling multipliers, >= 0 (engine: d objective / d lower bound <= 0)."""
+    out = np.zeros((N, N))
+    if pairs:
+        start = b.row_blocks["ic"].start
+        for p, (t, s) in enumerate(pairs):
+            out[t, s] = -sol.row_dual[start + p]
+    return out
+
+
+#: Rights-to-trade prices come from duals, accurate to HiGHS's dual tolerance 1e-9
+#: relative to the objective's scale; 1e-6 leaves room for the division by y_res.
+PRICE_TOL = 1e-6
+
+
+def _check_rights_prices(cert, econ, x, grids, P_Delta):
+    """No-arbitrage between an exchange and the two assets: moving d of a bundle's c1 into
+    c2 = R (I - c1) leaves utility unchanged, costs d (R/R-hat - 1) in resources and adds
+    d to the exchange's excess demand for good 1; where the lotteries use both ends of the
+    split, both columns price to zero, so P_Delta(R) = 1 - R / R-hat exactly."""
+    ends = x.reshape(econ.theta.size, grids.R.size, grids.I.size, 2).sum((0, 2)) > SUPPORT_TOL
+    both = ends.all(1)
+    gap = np.abs(P_Delta[both] - (1 - grids.R[both] / econ.R_hat)).max(initial=0.0)
+    cert.add("rights_prices", gap, PRICE_TOL,
+             f"P_Delta = 1 - R/R_hat in the {int(both.sum())} exchanges whose lotteries use both split ends")
 
 
 #: Residuals recomputed from the lotteries; HiGHS's feasibility tolerance is 1e-7 on
 #: this O(1)-scaled LP, so 1e-7 means feasible and anything near 1e-5 is a defect.
 RESIDUAL_TOL = 1e-7
-
-
-def _certify(econ, lp, sol, pairs, V, x1, c1, cost, k, n_R):
-    """LP optimality (primal/dual feasibility, complementary slackness, duality gap,
-    recomputed from the matrix) and the economics recomputed from the lotteries:
-    lotteries sum to one, resources, every exchange's private market, truth-telling."""
-    from ...certificate import Certificate, lp_checks
-
-    cert = Certificate()
-    lp_checks(cert, lp, sol.x, sol.row_dual)
-    x = sol.x.reshape(econ.theta.size, -1)
-    for name, (res, note) in economic_residuals(econ, x, pairs, V, x1, c1, cost, k, n_R).items():
-        cert.add(name, res, RESIDUAL_TOL, note)
-    return cert
 
 
 def economic_residuals(econ, x, pairs, V, x1, c1, cost, k, n_R) -> dict:
@@ -231,28 +369,122 @@ def economic_residuals(econ, x, pairs, V, x1, c1, cost, k, n_R) -> dict:
     }
 
 
-def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None) -> float:
+# ---------------------------------------------------------------------------------- refinement
+#: Exchanges and incomes carrying less probability than this are outside the support.
+SUPPORT_TOL = 1e-9
+
+
+def refine_sp3(econ: LiquidityEconomy, tol: float = 1e-8, exchanges: str = "common",
+               grids: LotteryGrids | None = None, n_R: int = 21, n_I: int = 41, max_steps: int = 12,
+               incentives: bool = True, backend: str = "highs", progress=None) -> SP3Result:
+    """SP3 refined: re-grid R and I onto the neighbourhoods of the lotteries' support
+    (each run of active grid points, out to its neighbours, with ``n_R`` / ``n_I``
+    points; a support on the grid's edge extends the grid outward) until welfare moves
+    by less than ``tol`` between two solves (:func:`_refine`).
+
+    Welfare is what refinement can pin down: near the optimum it is flat in the rate,
+    W(R) ~ W* - |W''| (R - R*)^2 / 2, so a welfare accuracy tol pins R (and the short
+    asset) only to about sqrt(2 tol / |W''|) -- about 1e-5 at tol = 1e-10 for FGT's
+    examples -- and where the optimum is not unique in R (Diamond-Dybvig: a public lottery
+    over rates reaches SP1 too) not at all; the allocation and welfare are unique."""
+    def regrid(res, grids):
+        used = res.x.reshape(econ.theta.size, grids.R.size, grids.I.size, 2)
+        return LotteryGrids(R=_zoom(grids.R, used.sum((0, 2, 3)) > SUPPORT_TOL, n_R, 1e-3 * econ.R_hat),
+                            I=_zoom(grids.I, used.sum((0, 1, 3)) > SUPPORT_TOL, n_I, 1e-3 * econ.e))
+
+    return _refine(lambda g: solve_sp3(econ, g, incentives=incentives, exchanges=exchanges, backend=backend),
+                   regrid, grids or LotteryGrids.around(econ, n_R, n_I), tol, max_steps, progress)
+
+
+def refine_sp2(econ: LiquidityEconomy, tol: float = 1e-8, c_grid: np.ndarray | None = None, n_c: int = 21,
+               max_steps: int = 12, backend: str = "highs", progress=None) -> SP2Result:
+    """SP2 refined the same way: the consumption grid zooms onto every consumption level
+    the lotteries use (at either date), ``n_c`` points per run."""
+    def regrid(res, c_grid):
+        c1, c2 = res.bundles
+        on = res.x.sum(0) > SUPPORT_TOL
+        return _zoom(c_grid, np.isin(c_grid, np.concatenate([c1[on], c2[on]])), n_c, 0.0)
+
+    return _refine(lambda g: solve_sp2(econ, g, backend=backend), regrid,
+                   consumption_grid(econ) if c_grid is None else np.asarray(c_grid, float), tol, max_steps, progress)
+
+
+def _refine(solve_at, regrid, grids, tol, max_steps, progress):
+    """Solve on ``grids``, re-grid onto the support, repeat until the welfare changes by
+    less than ``tol`` between two solves or ``max_steps`` LPs. Each step shrinks the
+    spacing around the support by about (n-1)/2, so the grid error (O(spacing^2) in
+    welfare for lotteries over a concave value) falls geometrically. The result's
+    ``refinement`` lists every step, its ``lp`` has the last LP's sizes and all LPs'
+    times, and its certificate adds ``refinement``: the last change against ``tol``
+    (failed when ``max_steps`` ran out first)."""
+    steps, prev, res, change = [], None, None, np.inf
+    for step in range(max_steps):
+        res = solve_at(grids)
+        if prev is not None:
+            change = abs(res.welfare - prev.welfare)
+        rate = {"R": res.R} if hasattr(res, "R") else {}
+        steps.append({"step": step, **res.lp, "welfare": res.welfare, **rate, "liquidity": res.liquidity,
+                      "change": change})
+        if progress:
+            progress(steps[-1])
+        if change < tol:
+            break
+        prev, grids = res, regrid(res, grids)
+    res.refinement = steps
+    res.lp = {**res.lp, "build_s": sum(r["build_s"] for r in steps), "solve_s": sum(r["solve_s"] for r in steps),
+              "lps": len(steps)}
+    res.certificate.add("refinement", change, tol, f"change of welfare over the last step ({len(steps)} LPs)")
+    return res
+
+
+def _zoom(g: np.ndarray, active: np.ndarray, n: int, floor: float) -> np.ndarray:
+    """New points around each run of active points of the sorted grid g (module doc)."""
+    idx = np.nonzero(active)[0]
+    runs = np.split(idx, np.nonzero(np.diff(idx) > 1)[0] + 1)
+    span = g[-1] - g[0]
+    pieces = []
+    for run in runs:
+        lo = g[run[0] - 1] if run[0] > 0 else max(g[0] - span / 2, floor)
+        hi = g[run[-1] + 1] if run[-1] < g.size - 1 else g[-1] + span / 2
+        pieces.append(np.linspace(lo, hi, n))
+    return np.unique(np.concatenate(pieces))
+
+
+# ---------------------------------------------------------------------------------- SP2
+def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend: str = "highs") -> SP2Result:
     """SP2 (FGT eq. 7): types private, no hidden trades -- a lottery LP over consumption
     bundles (c1, c2) on ``c_grid`` x ``c_grid`` per reported type, with truth-telling
-    rows on the bundles themselves (a deviator consumes what it is given). Returns the
-    optimal welfare; SP1 >= SP2 >= SP3 >= CE3 (fewer informational constraints each)."""
-    if c_grid is None:
-        c_grid = econ.e * np.linspace(0.0, 2.0 * max(1.0, econ.R_hat), 81)
+    rows on the bundles themselves (a deviator consumes what it is given). SP1 >= SP2 >=
+    SP3 >= CE3 (fewer informational constraints each)."""
+    c_grid = consumption_grid(econ) if c_grid is None else np.asarray(c_grid, float)
     c1, c2 = (a.ravel() for a in np.meshgrid(c_grid, c_grid, indexing="ij"))
     V = econ.utility(c1[None, :], c2[None, :])
-    ok = np.all(np.isfinite(V), axis=0)  # bundles with zero consumption where it is valued: drop
-    c1, c2, V = c1[ok], c2[ok], V[:, ok]
+    kept = np.nonzero(np.all(np.isfinite(V), axis=0))[0]  # zero consumption where it is valued: drop
+    c1, c2, V = c1[kept], c2[kept], V[:, kept]
     N, F = econ.theta.size, econ.prob
     b = LPBuilder()
     cols = [b.add_cols(f"x[{t}]", F[t] * V[t]) for t in range(N)]
     r_lot = b.add_rows("lottery", coords={"type": np.arange(N)}, lb=1.0, ub=1.0)
     r_res = b.add_rows("resources", lb=-np.inf, ub=econ.e)
     pairs = [(t, s) for t in range(N) for s in range(N) if t != s]
-    r_ic = b.add_rows("ic", size=len(pairs), lb=0.0, ub=np.inf)
+    cost = c1 + c2 / econ.R_hat
     for t in range(N):
         b.add_terms(r_lot.start + t, cols[t].all(), 1.0)
-        b.add_terms(r_res.start, cols[t].all(), F[t] * (c1 + c2 / econ.R_hat))
-    for p, (t, s) in enumerate(pairs):
-        b.add_terms(r_ic.start + p, cols[t].all(), V[t])
-        b.add_terms(r_ic.start + p, cols[s].all(), -V[t])
-    return float(solve(b.build()).objective)
+        b.add_terms(r_res.start, cols[t].all(), F[t] * cost)
+    _add_ic_rows(b, cols, V, pairs)
+    lp = b.build()
+    sol = solve(lp, backend)
+    x = sol.x.reshape(N, -1)
+    cert = Certificate()
+    lp_checks(cert, lp, sol.x, sol.row_dual)
+    xp = np.maximum(x, 0.0)
+    cert.add("lotteries", float(np.abs(xp.sum(1) - 1).max()), RESIDUAL_TOL, "each reported type's lottery sums to 1")
+    cert.add("resources", max(float(F @ (xp @ cost)) - econ.e, 0.0) / econ.e, RESIDUAL_TOL, "FGT eq. 2")
+    worst = max((float(xp[s] @ V[t] - xp[t] @ V[t]) for t, s in pairs), default=0.0)
+    cert.add("truth_telling", max(worst, 0.0), RESIDUAL_TOL, "max gain from a false report (FGT eq. 7)")
+    out = SP2Result(econ=econ, x=x, welfare=float(sol.objective), liquidity=float(F @ (x @ c1)), c1=x @ c1,
+                    c2=x @ c2, ic_dual=_ic_duals(sol, b, pairs, N),
+                    lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3_welfare=ce3(econ).welfare,
+                    certificate=cert, c_grid=c_grid, bundles=(c1, c2))
+    out._kept = kept
+    return out

@@ -21,7 +21,10 @@ rebuilt from how the paper uses it), with :math:`\hat u` CRRA of coefficient gam
   planner, so no incentive constraint binds). With log utility D = 1 and
   u = (1-theta) log c1 + theta log c2, as the paper prints;
 * ``diamond_dybvig`` (Example 4): types {0, 1},
-  :math:`(1-\theta)\hat u(c_1) + \theta \hat u(c_1 + c_2)`, with :math:`\hat R > 1`.
+  :math:`(1-\theta)\hat u(c_1) + \theta\rho\,\hat u(c_1 + c_2)`, with
+  :math:`\rho\hat R > 1`. FGT set rho = 1; rho < 1 is Diamond and Dybvig's (1983)
+  patient discount (their assumption 1 >= rho > 1/R-hat), the economy of
+  Kilenthong–Townsend Section 3.
 
 For the first three, :math:`u = a_1(\theta)\hat u(c_1) + a_2(\theta)\hat u(c_2)`
 (:meth:`LiquidityEconomy.weights`).
@@ -55,9 +58,10 @@ class LiquidityEconomy:
     R_hat: float = 1.5
     e: float = 1.0
     name: str = "FGT economy"
+    rho: float = 1.0  # Diamond-Dybvig patient discount (only that family)
 
     @classmethod
-    def create(cls, theta, prob, family, gamma=1.0, R_hat=1.5, e=1.0, name=None):
+    def create(cls, theta, prob, family, gamma=1.0, R_hat=1.5, e=1.0, name=None, rho=1.0):
         """Validate and build; every failure is a :class:`SpecError` naming the field."""
         theta = np.atleast_1d(np.asarray(theta, float))
         prob = np.atleast_1d(np.asarray(prob, float))
@@ -79,8 +83,13 @@ class LiquidityEconomy:
         if family == "diamond_dybvig":
             if not set(theta.tolist()) <= {0.0, 1.0} or theta.size != 2 or theta[0] == theta[1]:
                 raise SpecError("theta", "Diamond-Dybvig types are theta = [0, 1] (impatient, patient)")
-            if R_hat <= 1:
-                raise SpecError("R_hat", f"Diamond-Dybvig needs R_hat > 1 (FGT Example 4), got {R_hat}")
+            if not (np.isfinite(rho) and 0 < rho <= 1):
+                raise SpecError("rho", f"the patient discount must lie in (0, 1], got {rho}")
+            if rho * R_hat <= 1:
+                raise SpecError("R_hat", f"Diamond-Dybvig needs rho * R_hat > 1 (patient agents wait; FGT Example 4, "
+                                         f"DD 1983), got rho = {rho}, R_hat = {R_hat}")
+        elif rho != 1.0:
+            raise SpecError("rho", f"rho is the Diamond-Dybvig patient discount; drop it for {family} shocks")
         elif family == "valuation_neutral":
             if np.any((theta <= 0) | (theta >= 1)):
                 raise SpecError("theta", f"valuation-neutral types lie in (0, 1), got {theta.tolist()}")
@@ -88,7 +97,7 @@ class LiquidityEconomy:
             raise SpecError("theta", f"{family} shocks must be positive, got {theta.tolist()}")
         order = np.argsort(theta)
         return cls(theta=theta[order], prob=prob[order], family=family, gamma=float(gamma), R_hat=float(R_hat),
-                   e=float(e), name=name or f"FGT {family} shocks")
+                   e=float(e), name=name or f"FGT {family} shocks", rho=float(rho))
 
     # ------------------------------------------------------------------ utility
     def u_hat(self, c):
@@ -117,7 +126,7 @@ class LiquidityEconomy:
         c1, c2 = np.asarray(c1, float), np.asarray(c2, float)
         th = self.theta.reshape((-1,) + (1,) * (max(c1.ndim, c2.ndim) - 1))
         if self.family == "diamond_dybvig":  # theta is 0 or 1: each type values one of the two
-            return np.where(th == 1.0, self.u_hat(c1 + c2), self.u_hat(c1))
+            return np.where(th == 1.0, self.rho * self.u_hat(c1 + c2), self.u_hat(c1))
         a1, a2 = (w.reshape(th.shape) for w in self.weights())
         with np.errstate(invalid="ignore"):  # 0 * -inf where a type does not value a good
             return a1 * self.u_hat(c1) + a2 * self.u_hat(c2)

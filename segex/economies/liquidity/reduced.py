@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from ...certificate import Certificate
 from .model import LiquidityEconomy
 
 
@@ -59,6 +60,9 @@ class Allocation:
     welfare: float
     liquidity: float  # short-asset holding sum F c1 (FGT eq. 19)
     R_hat: float
+    e: float = 1.0
+    ce3_welfare: float = float("nan")  # for the welfare gain; set by :func:`certified`
+    certificate: Certificate | None = None
 
     @property
     def wedge(self) -> float:
@@ -66,8 +70,23 @@ class Allocation:
         return self.R / self.R_hat
 
     def to_dict(self) -> dict:
-        return {"R": self.R, "R_over_R_hat": self.wedge, "I": self.I, "c1": self.c1.tolist(), "c2": self.c2.tolist(),
-                "welfare": self.welfare, "liquidity": self.liquidity}
+        return {"R": self.R, "R_hat": self.R_hat, "R_over_R_hat": self.wedge, "I": self.I, "c1": self.c1.tolist(),
+                "c2": self.c2.tolist(), "liquidity": self.liquidity, "short_share": self.liquidity / self.e,
+                "welfare": self.welfare, "welfare_gain": self.welfare - self.ce3_welfare}
+
+    def to_dataset(self, econ: LiquidityEconomy | None = None):
+        import xarray as xr
+
+        return xr.Dataset(
+            {"c1": ("type", self.c1, {"long_name": "consumption at t=1"}),
+             "c2": ("type", self.c2, {"long_name": "consumption at t=2"}),
+             "R": ((), self.R, {"long_name": "private-market rate (NaN: no private market)"}),
+             "I": ((), self.I, {"long_name": "present value of each type's allocation at R"}),
+             "liquidity": ((), self.liquidity, {"long_name": "short asset, sum F c1 (eq. 19)"}),
+             "welfare": ((), self.welfare), "welfare_gain": ((), self.welfare - self.ce3_welfare)},
+            coords={"type": econ.theta, "prob": ("type", econ.prob)} if econ is not None else None,
+            attrs={"concept": self.name, "R_hat": self.R_hat, "e": self.e,
+                   "certificate_passed": int(bool(self.certificate is not None and self.certificate.passed))})
 
 
 def at_rate(econ: LiquidityEconomy, R: float, name: str = "") -> Allocation:
@@ -75,7 +94,8 @@ def at_rate(econ: LiquidityEconomy, R: float, name: str = "") -> Allocation:
     x1, x2 = demands(econ, 1.0, R)
     I = econ.e / econ.cost(x1, x2)  # demands are linear in I
     c1, c2 = I * x1, I * x2
-    return Allocation(name, float(R), float(I), c1, c2, econ.welfare(c1, c2), float(econ.prob @ c1), econ.R_hat)
+    return Allocation(name, float(R), float(I), c1, c2, econ.welfare(c1, c2), float(econ.prob @ c1), econ.R_hat,
+                      econ.e)
 
 
 def ce3(econ: LiquidityEconomy) -> Allocation:
@@ -109,15 +129,68 @@ def sp1(econ: LiquidityEconomy) -> Allocation:
     """SP1, types observable: max welfare subject to feasibility (2) alone."""
     g, Rh, e = econ.gamma, econ.R_hat, econ.e
     if econ.family == "diamond_dybvig":
-        # c2(0) = c1(1) = 0 and u'(c1(0)) = R_hat u'(c2(1)) (FGT eqs. 35-37): c2 = R_hat^(1/g) c1
+        # c2(0) = c1(1) = 0 and u'(c1(0)) = rho R_hat u'(c2(1)) (FGT eqs. 35-37, with DD's
+        # discount rho): c2 = (rho R_hat)^(1/g) c1
         pi = econ.prob[econ.theta == 0.0][0]
-        c1_0 = e / (pi + (1 - pi) * Rh ** (1 / g - 1))
+        growth = (econ.rho * Rh) ** (1 / g)
+        c1_0 = e / (pi + (1 - pi) * growth / Rh)
         c1 = np.where(econ.theta == 0.0, c1_0, 0.0)
-        c2 = np.where(econ.theta == 1.0, Rh ** (1 / g) * c1_0, 0.0)
+        c2 = np.where(econ.theta == 1.0, growth * c1_0, 0.0)
     else:
         # a1 c1^-g = mu, a2 c2^-g = mu / R_hat, mu from the budget
         a1, a2 = econ.weights()
         c1_unit, c2_unit = a1 ** (1 / g), (a2 * Rh) ** (1 / g)
         scale = e / econ.cost(c1_unit, c2_unit)
         c1, c2 = scale * c1_unit, scale * c2_unit
-    return Allocation("SP1", float("nan"), float("nan"), c1, c2, econ.welfare(c1, c2), float(econ.prob @ c1), Rh)
+    return Allocation("SP1", float("nan"), float("nan"), c1, c2, econ.welfare(c1, c2), float(econ.prob @ c1), Rh, e)
+
+
+# ---------------------------------------------------------------------------------- certificates
+#: Closed-form allocations are exact up to floating point and Brent's tolerance R_TOL.
+ALLOCATION_TOL = 1e-9
+
+
+def _marginal_utility(econ: LiquidityEconomy, c1, c2) -> tuple[np.ndarray, np.ndarray]:
+    """(du/dc1, du/dc2) per type at its own bundle; for Diamond-Dybvig the derivative
+    of the good the type values (the other is NaN: no condition on it)."""
+    g = econ.gamma
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if econ.family == "diamond_dybvig":
+            patient = econ.theta == 1.0
+            m1 = np.where(patient, np.nan, c1 ** -g)
+            m2 = np.where(patient, econ.rho * (c1 + c2) ** -g, np.nan)
+            return m1, m2
+        a1, a2 = econ.weights()
+        return a1 * c1 ** -g, a2 * c2 ** -g
+
+
+def certify(econ: LiquidityEconomy, alloc: Allocation) -> Certificate:
+    """Checks recomputed from the allocation: feasibility (FGT eq. 2); for SP1 the
+    planner's first-order conditions (a common multiplier mu on resources: du/dc1 = mu,
+    du/dc2 = mu / R-hat, relative residual); for CE3 and any allocation at a rate R,
+    each type's bundle is its own demand at (I, R) (consumer optimality, eqs. 20-21) and
+    present values at R are equal (intermediaries' zero profit, Proposition 2)."""
+    cert = Certificate()
+    cert.add("resources", abs(econ.cost(alloc.c1, alloc.c2) - econ.e) / econ.e, ALLOCATION_TOL,
+             "sum F (c1 + c2 / R_hat) = e (FGT eq. 2), relative")
+    if np.isnan(alloc.R):
+        m1, m2 = _marginal_utility(econ, alloc.c1, alloc.c2)
+        implied = np.concatenate([m1, m2 * econ.R_hat])
+        implied = implied[np.isfinite(implied)]
+        cert.add("planner_foc", float(np.ptp(implied) / implied.mean()), ALLOCATION_TOL,
+                 "du/dc1 = R_hat du/dc2 = mu for every type, relative spread of mu")
+    else:
+        d1, d2 = demands(econ, alloc.I, alloc.R)
+        cert.add("consumer_optimality", float(max(np.abs(d1 - alloc.c1).max(), np.abs(d2 - alloc.c2).max()) / econ.e),
+                 ALLOCATION_TOL, "each type's bundle is its demand at (I, R) (FGT eqs. 20-21)")
+        pv = alloc.c1 + alloc.c2 / alloc.R
+        cert.add("equal_present_value", float(np.ptp(pv) / econ.e), ALLOCATION_TOL,
+                 "c1 + c2 / R is the same for every type (no type can gain by another's report, Lemma 1)")
+    return cert
+
+
+def certified(econ: LiquidityEconomy, alloc: Allocation) -> Allocation:
+    """The allocation with its certificate and CE3's welfare attached."""
+    alloc.certificate = certify(econ, alloc)
+    alloc.ce3_welfare = ce3(econ).welfare
+    return alloc
