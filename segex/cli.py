@@ -26,7 +26,6 @@ reported as one line ``segex: error: <message>`` on stderr.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import sys
@@ -38,12 +37,6 @@ from .io.config import BACKENDS, METHODS  # noqa: E402
 
 #: Every concept name a grid file's economy may offer (checked against the economy on load).
 ALL_CONCEPTS = ("externality", "segregated", "SP1", "SP2", "CE3", "SP3")
-
-#: concept -> (module, function)
-SOLVERS = {
-    "externality": ("segex.economies.collateral.externality", "solve_externality"),
-    "segregated": ("segex.economies.collateral.segregated", "solve_segregated"),
-}
 
 
 class _UsageError(Exception):
@@ -79,7 +72,33 @@ def _parser() -> argparse.ArgumentParser:
                         "the collateral economy, welfare for the liquidity economies (the file's grid is the start; "
                         "overrides solve.tol)")
     s.add_argument("--quiet", action="store_true", help="no progress bars or status messages")
+    _solve_options(s)
+
+    w = sub.add_parser("sweep", help="solve a grid file over a grid of parameter values, in parallel (Dask)",
+                       description="Solve FILE at every value of one or more parameters on Dask and write one "
+                                   "dataset with a dimension per parameter. Finished points are kept in OUT.parts/; "
+                                   "rerunning the same command resumes. See segex.sweep.")
+    w.add_argument("file", metavar="FILE", help="TOML grid file")
+    w.add_argument("--param", action="append", required=True, metavar="PATH=SPEC",
+                   help="TOML path and values, start:stop:num or v1,v2,... (e.g. types[1].endowment[0]=1:4:31, "
+                        "solve.weights[0]=0.25:4:16); repeat for a product grid")
+    w.add_argument("--out", required=True, metavar="OUT.nc|OUT.zarr", help="combined result (netCDF or zarr)")
+    w.add_argument("--workers", type=int, metavar="N", help="local Dask worker processes (default: one per core; 0: in this process, without Dask)")
+    w.add_argument("--scheduler", metavar="ADDRESS", help="use this Dask scheduler instead of a local cluster")
+    w.add_argument("--json", action="store_true", help="print a JSON summary")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    _solve_options(w)
     return p
+
+
+def _solve_options(s):
+    if s.prog.endswith("solve"):
+        return  # already added above, with solve's help texts
+    s.add_argument("--backend", choices=BACKENDS, help="LP backend (overrides solve.backend)")
+    s.add_argument("--method", choices=METHODS, help="Program 2 method (collateral economy; overrides solve.method)")
+    s.add_argument("--concept", choices=ALL_CONCEPTS, action="extend", nargs="+", metavar="NAME",
+                   help="solution concept(s) to compute at every point (overrides solve.concepts)")
+    s.add_argument("--tol", type=_tolerance, metavar="TOL", help="accuracy mode at every point (overrides solve.tol)")
 
 
 def _tolerance(text: str) -> float:
@@ -99,9 +118,11 @@ def main(argv=None) -> int:
             args = _parser().parse_args(argv)
         except SystemExit as exc:  # --help, --version
             return int(exc.code or 0) if not isinstance(exc.code, str) else 2
-        if args.command != "solve":
-            raise _UsageError("choose a command: solve (see 'segex --help')")
-        return _solve(args)
+        if args.command == "solve":
+            return _solve(args)
+        if args.command == "sweep":
+            return _sweep(args)
+        raise _UsageError("choose a command: solve or sweep (see 'segex --help')")
     except _UsageError as exc:
         _error(str(exc))
         return 2
@@ -124,16 +145,11 @@ def _status(args, message):
 
 def _solve(args) -> int:
     from .io.config import load_spec
+    from .run import datasets, solve_spec
 
     spec = load_spec(args.file)
-    concepts = tuple(dict.fromkeys(args.concept)) if args.concept else spec.solve.concepts
-    backend = args.backend or spec.solve.backend
-    tol = args.tol if args.tol is not None else spec.solve.tol
-    if spec.kind == "collateral":
-        results = _run_collateral(args, spec, concepts, backend, tol)
-    else:
-        results = _run_liquidity(args, spec, concepts, backend, tol)
-
+    results = solve_spec(spec, concepts=args.concept, backend=args.backend, method=args.method, tol=args.tol,
+                         progress=not args.quiet, status=lambda m: _status(args, m))
     report = _report(spec.name, results)
     if args.json:
         print(json.dumps(_jsonable(report), allow_nan=False))
@@ -142,84 +158,26 @@ def _solve(args) -> int:
     if args.out:
         from .io.store import write_netcdf
 
-        write_netcdf(args.out, {name: _dataset(res, spec) for name, res in results.items()})
+        write_netcdf(args.out, datasets(results, spec))
         _status(args, f"wrote {args.out}")
     return 0 if report["certificate"]["passed"] else 1
 
 
-def _dataset(res, spec):
-    try:
-        return res.to_dataset(spec.economy)  # closed-form allocations need the economy's labels
-    except TypeError:
-        return res.to_dataset()
+def _sweep(args) -> int:
+    from .sweep import load_sweep, run_sweep
 
-
-def _run_liquidity(args, spec, concepts, backend, tol) -> dict:
-    """FGT's SP1, SP2, CE3, SP3 and KT's externality / segregated for the liquidity economies."""
-    from .economies.liquidity.concepts import solve_concept
-    from .economies.liquidity.diamond_dybvig import KTResult
-    from .economies.liquidity.lottery import consumption_grid
-    from .io.liquidity_spec import CONCEPTS as OFFERED
-
-    offered = OFFERED[spec.kind]
-    bad = [c for c in concepts if c not in offered]
-    if bad:
-        raise _UsageError(f"--concept {bad[0]}: the {spec.kind} economy offers {', '.join(offered)}")
-    if args.method:
-        raise _UsageError("--method chooses how the collateral economy's Program 2 is solved; drop it here")
-    grids = spec.build_grids()
-    c_grid = consumption_grid(spec.economy, spec.grid.get("c"))
-    results = {}
-    for concept in concepts:
-        _status(args, f"solving {concept}" + (f" to tol {tol:g}" if tol is not None and concept in
-                                              ("SP3", "segregated") else ""))
-        res = solve_concept(spec.economy, concept, grids=grids, c_grid=c_grid, tol=tol, backend=backend)
-        results[concept] = KTResult(res) if spec.kind == "diamond_dybvig" else res
-    return results
-
-
-def _run_collateral(args, spec, concepts, backend, tol) -> dict:
-    econ = spec.economy
-    method = args.method or spec.solve.method
-    weights = spec.solve.weights
-    bad = [c for c in concepts if c not in ("externality", "segregated")]
-    if bad:
-        raise _UsageError(f"--concept {bad[0]}: the collateral economy offers externality, segregated")
-    solvers = {concept: _load_solver(concept) for concept in concepts}  # fail before any solve
-    results = {}
-    grids = None
-    for concept, solver in solvers.items():
-        if concept == "externality":
-            results[concept] = solver(econ)
-        elif concept == "segregated":
-            import numpy as np
-
-            if grids is None:
-                grids = spec.build_grids()
-            if tol is not None:
-                if weights != "negishi":
-                    raise _UsageError("--tol / solve.tol refines the competitive equilibrium; "
-                                      'set solve.weights = "negishi" or drop the tolerance')
-                from .economies.collateral.refine import solve_to_tolerance
-
-                results[concept] = solve_to_tolerance(econ, tol, grids=grids, backend=backend,
-                                                      progress=not args.quiet)[0]
-                continue
-            results[concept] = solver(econ, grids, weights=None if weights == "negishi" else np.array(weights),
-                                      backend=backend, progress=not args.quiet, method=method)
-    return results
-
-
-def _load_solver(concept):
-    module, func = SOLVERS[concept]
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        raise SegexError(f"solution concept {concept!r} is not available in this installation "
-                         f"(module {module} is missing)") from None
-    return getattr(mod, func)
+    if args.workers is not None and args.workers < 0:
+        raise _UsageError("--workers: give a number of worker processes (0: in this process, without Dask)")
+    sweep = load_sweep(args.file, args.param, concepts=args.concept, tol=args.tol, backend=args.backend,
+                       method=args.method)
+    summary = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+    if args.json:
+        print(json.dumps(_jsonable(summary), allow_nan=False))
+    else:
+        print(f"sweep: {summary['points']} points ({summary['computed']} computed, {summary['reused']} reused), "
+              f"{summary['failed']} failed, {summary['uncertified']} not certified, {summary['seconds']:.1f} s; "
+              f"wrote {summary['out']}")
+    return 0 if summary["failed"] == 0 and summary["uncertified"] == 0 else 1
 
 
 def _report(name, results) -> dict:
