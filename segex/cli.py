@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress bars or status messages")
     _solve_options(s)
 
+    c = sub.add_parser("check", help="re-verify a result file written by segex solve --out",
+                       description="Rebuild the economy saved in FILE.nc and recompute every concept's checks from the "
+                                   "saved allocations and lotteries, without the solver. See segex.check.")
+    c.add_argument("file", metavar="FILE.nc", help="a netCDF file written by segex solve --out")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
     w = sub.add_parser("sweep", help="solve a grid file over a grid of parameter values, in parallel (Dask)",
                        description="Solve FILE at every value of one or more parameters on Dask and write one "
                                    "dataset with a dimension per parameter. Finished points are kept in OUT.parts/; "
@@ -122,7 +127,9 @@ def main(argv=None) -> int:
             return _solve(args)
         if args.command == "sweep":
             return _sweep(args)
-        raise _UsageError("choose a command: solve or sweep (see 'segex --help')")
+        if args.command == "check":
+            return _check(args)
+        raise _UsageError("choose a command: solve, check or sweep (see 'segex --help')")
     except _UsageError as exc:
         _error(str(exc))
         return 2
@@ -161,6 +168,20 @@ def _solve(args) -> int:
         write_netcdf(args.out, datasets(results, spec))
         _status(args, f"wrote {args.out}")
     return 0 if report["certificate"]["passed"] else 1
+
+
+def _check(args) -> int:
+    from .check import check_file
+
+    certs = check_file(args.file)
+    passed = all(c.passed for c in certs.values())
+    if args.json:
+        out = {"file": args.file, "passed": passed, **{g: c.to_dict() for g, c in certs.items()}}
+        print(json.dumps(_jsonable(out), allow_nan=False))
+    else:
+        for group, cert in certs.items():
+            print(f"{group}: {_cert_line(cert).removeprefix('certificate: ')} ({len(cert.checks)} checks)")
+    return 0 if passed else 1
 
 
 def _sweep(args) -> int:

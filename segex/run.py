@@ -35,12 +35,17 @@ def solve_spec(spec, concepts=None, backend=None, method=None, tol=None, progres
 def datasets(results: dict, spec) -> dict:
     """``{concept: xarray.Dataset}`` of the results (closed-form allocations get the
     economy's type labels)."""
+    import json
+
     out = {}
     for name, res in results.items():
         try:
-            out[name] = res.to_dataset(spec.economy)
+            ds = res.to_dataset(spec.economy)
         except TypeError:
-            out[name] = res.to_dataset()
+            ds = res.to_dataset()
+        ds.attrs["segex_concept"] = name
+        ds.attrs["segex_spec"] = json.dumps(spec.raw, default=str)  # `segex check` rebuilds the economy
+        out[name] = ds
     return out
 
 

@@ -5,7 +5,7 @@ labelled dataset at the end, resumable.
 
 * A parameter is a TOML path into the grid file (``types[1].endowment[0]``,
   ``R_hat``, ``solve.weights[0]``) and values ``start:stop:num`` (inclusive, like
-  ``numpy.linspace``) or ``v1,v2,...``. A path that ends on an array of numbers sets every
+  ``numpy.linspace``), ``start:stop:num:log`` (``numpy.geomspace``) or ``v1,v2,...``. A path that ends on an array of numbers sets every
   entry (``types[1].endowment[0]`` is type 1's t = 0 endowment of both goods); sweeping
   ``solve.weights[h]`` of a file with ``weights = "negishi"`` starts from weights of one
   (a Pareto frontier). Several ``--param`` give their Cartesian product. Every point's
@@ -63,16 +63,17 @@ def parse_param(text: str) -> Param:
     _tokens(path)
     try:
         if ":" in spec:
-            start, stop, num = spec.split(":")
+            start, stop, num, *scale = spec.split(":")
             n = int(num)
-            if n < 1:
+            if n < 1 or scale not in ([], ["log"]) or (scale and min(float(start), float(stop)) <= 0):
                 raise ValueError
-            values = np.linspace(float(start), float(stop), n)
+            values = (np.geomspace if scale else np.linspace)(float(start), float(stop), n)
         else:
             values = np.array([float(v) for v in spec.split(",")])
     except ValueError:
-        raise SpecError("--param", f"{path}: values must be start:stop:num (num a positive integer) or a comma "
-                                   f"list of numbers, got {spec!r}") from None
+        raise SpecError("--param", f"{path}: values must be start:stop:num (num a positive integer; "
+                                   f"start:stop:num:log for positive geometric steps) or a comma list of numbers, "
+                                   f"got {spec!r}") from None
     if not np.all(np.isfinite(values)):
         raise SpecError("--param", f"{path}: values must be finite, got {spec!r}")
     return Param(path, tuple(float(v) for v in values))

@@ -188,8 +188,8 @@ def test_segregated_exchanges_and_the_bounds(family, theta):
     valuation-neutral shocks need neither (SP1 = SP3 = CE3)."""
     e = LiquidityEconomy.create(theta, [0.5, 0.5], family, gamma=1.0, R_hat=1.5)
     g = LotteryGrids.around(e, 41, 161)
-    seg, s3, s1 = solve_sp3(e, g), reduced.sp3(e), reduced.sp1(e)
-    free = solve_sp3(e, g, incentives=False)
+    seg, s3, s1 = solve_sp3(e, g, exchanges="segregated"), reduced.sp3(e), reduced.sp1(e)
+    free = solve_sp3(e, g, incentives=False, exchanges="segregated")
     assert free.welfare == pytest.approx(s1.welfare, abs=1e-5)
     assert seg.welfare <= free.welfare + 1e-9
     if family == "valuation_neutral":
@@ -203,7 +203,7 @@ def test_segregated_exchanges_and_the_bounds(family, theta):
 def test_sp3_lp_is_certified_and_the_certificate_can_fail():
     """Every SP3 solve carries LP and economic checks; a lottery that lies fails them."""
     e = LiquidityEconomy.create([0.5, 1.5], [0.5, 0.5], "liquidity", gamma=2.0, R_hat=2.0)
-    r = solve_sp3(e, LotteryGrids.around(e, 21, 41))
+    r = solve_sp3(e, LotteryGrids.around(e, 21, 41), exchanges="segregated")  # types' lotteries differ
     assert r.certificate.passed, str(r.certificate)
     assert {"truth_telling", "private_markets", "resources", "duality_gap"} <= set(r.certificate.checks)
     # swap the two types' lotteries: the truth-telling check sees it
@@ -212,8 +212,9 @@ def test_sp3_lp_is_certified_and_the_certificate_can_fail():
     k, R, I, c1, c2, V, x1 = lot._bundles(e, r.grids)
     pairs = [(0, 1), (1, 0)]
     cost = c1 + c2 / e.R_hat
-    ok = lot.economic_residuals(e, r.x, pairs, V, x1, c1, cost, k, r.grids.R.size)
-    bad = lot.economic_residuals(e, r.x[::-1], pairs, V, x1, c1, cost, k, r.grids.R.size)
+    market = (k, x1, c1, r.grids.R.size)
+    ok = lot.economic_residuals(e, r.x, pairs, V, cost, market)
+    bad = lot.economic_residuals(e, r.x[::-1], pairs, V, cost, market)
     assert ok["truth_telling"][0] <= lot.RESIDUAL_TOL < bad["truth_telling"][0]
 
 

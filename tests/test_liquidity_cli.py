@@ -125,7 +125,9 @@ _DROP = object()
     (_with(BASE, solve__method="grid"), "solve.method", "unknown key"),
     (_with(KT, pi=1.2), "pi", "impatient share"),
     (_with(KT, R_hat=_DROP), "R_hat", "missing required key"),
-    (_with(KT, rho=0.5), "R_hat", "rho * R_hat > 1"),
+    (_with(KT, rho=0.5), "rho", "rho * R_hat > 1"),
+    (_with(KT, R_hat=0.9), "R_hat", "rho * R_hat > 1"),
+    (_with(BASE, theta=[0.5, 0.5]), "theta", "distinct"),
     (_with(KT, grid__c={"min": 0.0, "max": 3.0, "n": 5}), "grid.c", "unknown key"),
     (_with(KT, solve__concepts=["SP3"]), "solve.concepts", "unknown solution concept"),
 ])

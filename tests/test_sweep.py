@@ -63,7 +63,7 @@ def test_set_path_numbers_arrays_and_weights():
 def test_every_point_is_validated_before_any_solve(tmp_path):
     with pytest.raises(SpecError) as err:  # rho * R_hat must exceed 1 at every point
         load_sweep(ROOT / "grids" / "kt_diamond_dybvig.toml", ["R_hat=0.9:1.5:3"])
-    assert err.value.field == "R_hat" and "(at R_hat = 0.9)" in str(err.value)
+    assert err.value.field == "rho" and "(at R_hat = 0.9)" in str(err.value)  # the file has rho = 0.95
     assert not list(tmp_path.iterdir())
 
 

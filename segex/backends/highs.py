@@ -143,7 +143,12 @@ class HighsSession:
         self.runs += 1
         name = _status_names().get(h.getModelStatus(), "unknown")
         if name != "optimal":
-            raise SolveError(name, _explain(name))
+            message = _explain(name)
+            if name in ("infeasible", "infeasible_or_unbounded"):
+                from ..engine.diagnose import explain_infeasible
+
+                message = f"{message}; {explain_infeasible(self.lp)}"
+            raise SolveError(name, message)
         sol = h.getSolution()
         info = h.getInfo()
         x = np.asarray(sol.col_value, dtype=float)
@@ -187,8 +192,7 @@ def solve_highs(lp: LP, warm_basis=None, **options) -> LPSolution:
 
 def _explain(status: str) -> str:
     return {
-        "infeasible": "no lottery satisfies every constraint; the grids cannot hold a feasible allocation "
-        "(widen grid ranges so that each type's endowment and the no-trade exchange are representable)",
+        "infeasible": "no lottery on these grids satisfies every constraint",
         "unbounded": "the objective is unbounded; a grid point gives infinite utility (consumption at 0?)",
         "infeasible_or_unbounded": "HiGHS could not tell infeasible from unbounded; rerun with presolve off",
         "time_limit": "stopped at the time limit before optimality; coarsen the grids or raise the limit",

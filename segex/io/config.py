@@ -86,6 +86,7 @@ class RunSpec:
     solve: SolveOptions = field(default_factory=SolveOptions)
     path: str | None = None
     kind: str = "collateral"
+    raw: dict = field(default_factory=dict, repr=False)  # the parsed file, for `segex check`
 
     @property
     def name(self) -> str:
@@ -211,7 +212,7 @@ def parse_spec(data: dict, source: str = "<string>") -> RunSpec:
         method=_method(solve.get("method", "grid")),
         tol=_tol(solve.get("tol")),
     )
-    return RunSpec(economy=econ, grid=dict(grid), solve=options, path=source if is_file else None)
+    return RunSpec(economy=econ, grid=dict(grid), solve=options, path=source if is_file else None, raw=data)
 
 
 # ---------------------------------------------------------------------------------- validators
@@ -370,8 +371,8 @@ def _tol(t) -> float | None:
     if t is None:
         return None
     if not _is_number(t) or not math.isfinite(t) or not 0 < t < 1:
-        raise SpecError("solve.tol", f"must be a number in (0, 1), e.g. tol = 1e-4 (the accuracy asked of p0, K, "
-                                     f"consumption and fees), got {_tname(t) if not _is_number(t) else t}")
+        raise SpecError("solve.tol", f"must be a number in (0, 1), e.g. tol = 1e-4 (the accuracy asked of the "
+                                     f"answer), got {_tname(t) if not _is_number(t) else t}")
     return float(t)
 
 

@@ -88,4 +88,4 @@ def parse_liquidity(data: dict, kind: str, name: str, path: str | None) -> RunSp
     options = SolveOptions(concepts=_concepts(solve.get("concepts", list(DEFAULT_CONCEPTS[kind])), CONCEPTS[kind]),
                            weights="negishi", backend=_backend(solve.get("backend", BACKENDS[0])),
                            tol=_tol(solve.get("tol")))
-    return RunSpec(economy=econ, grid=dict(grid), solve=options, path=path, kind=kind)
+    return RunSpec(economy=econ, grid=dict(grid), solve=options, path=path, kind=kind, raw=data)

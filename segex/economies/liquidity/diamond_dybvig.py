@@ -37,10 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lottery import LotteryGrids
 from .model import LiquidityEconomy
-
-CONCEPTS = ("externality", "segregated")
 
 
 def economy(pi: float, gamma: float, R_hat: float, rho: float = 1.0, e: float = 1.0,
@@ -54,10 +51,7 @@ def economy(pi: float, gamma: float, R_hat: float, rho: float = 1.0, e: float = 
                                    name=name, rho=rho)
 
 
-def price_grids(p: np.ndarray, I: np.ndarray) -> LotteryGrids:
-    """Exchanges given as spot prices p of good 2 in good 1 (KT's index), as rates R = 1/p."""
-    p = np.asarray(p, float)
-    return LotteryGrids(R=np.sort(1.0 / p), I=np.asarray(I, float))
+
 
 
 class KTResult:

@@ -24,9 +24,12 @@ Rows (FGT's problem (28)-(30) with lotteries, Prescott–Townsend):
   sparse blocks per pair;
 * ``common[theta, k]`` (``exchanges="common"`` only): every type is in exchange k with the
   same probability q_k -- one private market for everybody, as in FGT, its rate a public
-  lottery over the grid (columns q). ``exchanges="segregated"`` drops these rows: the
-  lottery may send types to different exchanges (rights to trade at R, assigned and
-  enforced, as Kilenthong–Townsend).
+  lottery over the grid (columns q). Each draw must stand on its own, so resources and
+  truth-telling are then rows per exchange (``resources[k]`` <= e q_k, ``ic[pair, k]``):
+  the LP is a mixture of single-rate programs and its value the best single rate's.
+  ``exchanges="segregated"`` drops these rows: the lottery may send types to different
+  exchanges (rights to trade at R, assigned and enforced, as Kilenthong–Townsend), and
+  truth-telling holds in expectation over the assignment.
 
 The objective is ex-ante utility, sum_theta F sum_b x V(I_b, R_b; theta). Read back: the
 rate (mass-weighted over active exchanges), the liquidity requirement sum F E[c1] (eq.
@@ -47,15 +50,11 @@ from ...engine.lp import LPBuilder
 from ...errors import SpecError
 from ...gridspec import axis
 from .model import LiquidityEconomy
-from .reduced import ce3, demands
+from .reduced import Allocation, ce3, demands
 
 EXCHANGES = ("segregated", "common")
 #: Short-asset differences from CE3 below this share of the endowment read as no regulation.
 REGULATION_TOL = 1e-4
-
-
-def reduced_ce3_liquidity(econ: LiquidityEconomy) -> float:
-    return ce3(econ).liquidity
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ def _bundles(econ: LiquidityEconomy, grids: LotteryGrids):
 @dataclass
 class LotteryResult:
     """What SP2 and SP3 share: lotteries x (N, nb) per reported type, welfare, the LP's
-    sizes and times, its certificate, and CE3's welfare for the gain."""
+    sizes and times, its certificate, and CE3 (welfare and short asset) for comparison."""
 
     econ: LiquidityEconomy
     x: np.ndarray
@@ -135,15 +134,19 @@ class LotteryResult:
     c2: np.ndarray
     ic_dual: np.ndarray  # (N, N) multipliers of truth-telling, [theta, reported]
     lp: dict
-    ce3_welfare: float
+    ce3: Allocation
     certificate: Certificate | None = None
+    refinement: list = field(default_factory=list)
 
     def _headline(self) -> dict:
         e = self.econ
-        return {"R_hat": e.R_hat, "liquidity": self.liquidity, "short_share": self.liquidity / e.e,
-                "welfare": self.welfare, "welfare_gain": self.welfare - self.ce3_welfare,
-                "c1": self.c1.tolist(), "c2": self.c2.tolist(),
-                "binding_ic": [[int(a), int(b)] for a, b in zip(*np.nonzero(self.ic_dual > 1e-9))]}
+        out = {"R_hat": e.R_hat, "liquidity": self.liquidity, "short_share": self.liquidity / e.e,
+               "welfare": self.welfare, "welfare_gain": self.welfare - self.ce3.welfare,
+               "c1": self.c1.tolist(), "c2": self.c2.tolist(),
+               "binding_ic": [[int(a), int(b)] for a, b in zip(*np.nonzero(self.ic_dual > 1e-9))]}
+        if self.refinement:
+            out["refinement"] = self.refinement
+        return out
 
     def _attrs(self, concept, source) -> dict:
         e = self.econ
@@ -157,37 +160,56 @@ class LotteryResult:
                 "ic_dual": (("type", "report"), self.ic_dual, {"long_name": "multiplier of truth-telling (30)"}),
                 "liquidity": ((), self.liquidity, {"long_name": "short asset, sum F E[c1] (eq. 19)"}),
                 "welfare": ((), self.welfare),
-                "welfare_gain": ((), self.welfare - self.ce3_welfare, {"long_name": "welfare - CE3 welfare"})}
+                "welfare_gain": ((), self.welfare - self.ce3.welfare, {"long_name": "welfare - CE3 welfare"})}
 
 
 @dataclass
 class SP3Result(LotteryResult):
     grids: LotteryGrids = None
-    exchanges: str = "segregated"
-    R: float = np.nan  # mass-weighted private-market rate
+    exchanges: str = "common"
     exchange_mass: np.ndarray = None  # (n_R, N) mass of each type in each exchange (sums to F)
     P_Delta: np.ndarray = None  # (n_R,) price of a right to one unit of excess demand for good 1
+    pinned: np.ndarray = None  # (n_R,) both split ends used there: P_Delta = 1 - R/R_hat exactly
     Delta: np.ndarray = None  # (n_R, N) rights each type holds there: its excess demand for good 1
-    refinement: list = field(default_factory=list)
+
+    @property
+    def concept(self) -> str:
+        return "SP3" if self.exchanges == "common" else "segregated"
+
+    @property
+    def R_by_type(self) -> np.ndarray:
+        """(N,) each type's mass-weighted rate over the exchanges it is sent to."""
+        m = self.exchange_mass
+        return (self.grids.R @ m) / m.sum(0)
+
+    @property
+    def R(self) -> float:
+        """The private market's rate (one market: the mass-weighted rate of its exchanges);
+        NaN with segregated exchanges, where types face different rates (``R_by_type``) and
+        a type whose demand does not depend on R may be put in any exchange."""
+        if self.exchanges != "common":
+            return float("nan")
+        return float(self.R_by_type @ self.econ.prob)
 
     def active(self, tol: float = 1e-9) -> np.ndarray:
         return self.exchange_mass.sum(1) > tol
 
     def regulation(self) -> str:
-        """"cap" when the allocation holds less short asset than CE3 (R above R-hat),
-        "floor" when more, "none" within REGULATION_TOL of the endowment (the LP pins
-        the short asset to ~1e-5 after refinement; FGT Theorem 1)."""
-        d = self.liquidity - reduced_ce3_liquidity(self.econ)
+        """"cap" when the allocation holds less short asset than CE3, "floor" when more,
+        "none" within REGULATION_TOL of the endowment (FGT Theorem 1; the refined LP pins
+        the short asset to ~1e-5)."""
+        d = self.liquidity - self.ce3.liquidity
         return "none" if abs(d) <= REGULATION_TOL * self.econ.e else ("floor" if d > 0 else "cap")
 
     def to_dict(self) -> dict:
-        out = {"R": self.R, "R_over_R_hat": self.R / self.econ.R_hat, "regulation": self.regulation(),
-               "exchanges_structure": self.exchanges, **self._headline()}
+        out = {"R": self.R, "R_over_R_hat": self.R / self.econ.R_hat, "R_by_type": self.R_by_type.tolist(),
+               "regulation": self.regulation(), "exchanges_structure": self.exchanges, **self._headline()}
         out["exchanges"] = [{"R": float(self.grids.R[k]), "p": float(1 / self.grids.R[k]),
                              "mass": self.exchange_mass[k].tolist(), "P_Delta": float(self.P_Delta[k]),
-                             "Delta": self.Delta[k].tolist()} for k in np.nonzero(self.active())[0]]
-        if self.refinement:
-            out["refinement"] = self.refinement
+                             "pinned": bool(self.pinned[k]), "Delta": self.Delta[k].tolist()}
+                            for k in np.nonzero(self.active())[0]]
+        if "refinement" in out:
+            out["refinement"] = out.pop("refinement")  # last: the long part
         return out
 
     def to_dataset(self):
@@ -203,13 +225,16 @@ class SP3Result(LotteryResult):
                 "mass": (("R", "type"), self.exchange_mass, {"long_name": "population mass of the type in the exchange"}),
                 "P_Delta": ("R", self.P_Delta, {"long_name": "price of the right to one unit of excess demand for good 1",
                                                 "units": "resources at t=0"}),
+                "pinned": ("R", self.pinned.astype(np.int8),
+                           {"long_name": "1: both split ends used, P_Delta = 1 - R/R_hat; 0: one point of an interval"}),
                 "Delta": (("R", "type"), self.Delta, {"long_name": "rights to trade held: excess demand for good 1"}),
-                "R_mean": ((), self.R, {"long_name": "mass-weighted private-market rate"}),
+                "R_mean": ((), self.R, {"long_name": "the private market's rate (NaN: segregated exchanges)"}),
+                "R_by_type": ("type", self.R_by_type, {"long_name": "mass-weighted rate of the type's exchanges"}),
                 **self._common_vars(),
             },
             coords={"type": self.econ.theta, "report": self.econ.theta, "R": self.grids.R, "I": self.grids.I,
                     "split": ["c1=0", "c1=I"], "prob": ("type", self.econ.prob), "p": ("R", 1 / self.grids.R)},
-            attrs={**self._attrs("SP3", "Farhi-Golosov-Tsyvinski (2007) eqs. 28-30 as a lottery LP"),
+            attrs={**self._attrs(self.concept, "Farhi-Golosov-Tsyvinski (2007) eqs. 28-30 as a lottery LP"),
                    "exchanges": self.exchanges},
         )
 
@@ -218,20 +243,17 @@ class SP3Result(LotteryResult):
 class SP2Result(LotteryResult):
     c_grid: np.ndarray = None
     bundles: tuple = None  # (c1, c2) of the LP's columns
-    refinement: list = field(default_factory=list)
+    kept: np.ndarray = None  # positions of the columns in the c_grid x c_grid product
 
     def to_dict(self) -> dict:
-        out = self._headline()
-        if self.refinement:
-            out["refinement"] = self.refinement
-        return out
+        return self._headline()
 
     def to_dataset(self):
         import xarray as xr
 
         n = self.c_grid.size
         full = np.zeros((self.econ.theta.size, n * n))
-        full[:, self._kept] = self.x
+        full[:, self.kept] = self.x
         return xr.Dataset({"lottery": (("type", "c1_grid", "c2_grid"), full.reshape(-1, n, n),
                                        {"long_name": "probability of the bundle for the reported type"}),
                            **self._common_vars()},
@@ -239,34 +261,42 @@ class SP2Result(LotteryResult):
                                   "c2_grid": self.c_grid, "prob": ("type", self.econ.prob)},
                           attrs=self._attrs("SP2", "Farhi-Golosov-Tsyvinski (2007) eq. 7 as a lottery LP"))
 
-    _kept: np.ndarray = None
-
 
 # ---------------------------------------------------------------------------------- SP3
 def solve_sp3(econ: LiquidityEconomy, grids: LotteryGrids | None = None, incentives: bool = True,
-              exchanges: str = "segregated", backend: str = "highs") -> SP3Result:
+              exchanges: str = "common", backend: str = "highs", limits=None) -> SP3Result:
     """SP3 on the grids (module docstring). ``incentives=False`` drops the truth-telling
-    rows (segregated, that is SP1: each type in its own exchange)."""
+    rows (segregated, that is SP1: each type in its own exchange). ``limits`` = (R_lo,
+    R_hi, I_lo, I_hi) for the certificate's support check (default: the grids' ends).
+
+    With ``exchanges="common"`` the market's rate is a public lottery q over the grid, and
+    each draw must stand on its own: resources and truth-telling hold exchange by
+    exchange (rows ``resources[k]`` <= e q_k and ``ic[pair, k]``), so the LP is a mixture
+    of single-rate programs -- FGT's SP3 with lotteries over incomes only, whose value is
+    the best single rate's."""
     if exchanges not in EXCHANGES:
         raise SpecError("solve.exchanges", f"unknown exchange structure {exchanges!r}; use 'segregated' or 'common'")
     grids = grids or LotteryGrids.around(econ)
     k, R, I, c1, c2, V, x1 = _bundles(econ, grids)
     N, nb, nR, F = econ.theta.size, k.size, grids.R.size, econ.prob
-    b = LPBuilder()
-    cols = [b.add_cols(f"x[{t}]", F[t] * V[t]) for t in range(N)]
-    r_lot = b.add_rows("lottery", coords={"type": np.arange(N)}, lb=1.0, ub=1.0)
-    r_res = b.add_rows("resources", lb=-np.inf, ub=econ.e)
-    r_mkt = b.add_rows("market", coords={"R": grids.R})
+    common = exchanges == "common"
     pairs = [(t, s) for t in range(N) for s in range(N) if t != s] if incentives else []
     cost = c1 + c2 / econ.R_hat
+    b = LPBuilder()
+    cols = [b.add_cols(f"x[{t}]", F[t] * V[t]) for t in range(N)]
+    q = b.add_cols("q", np.zeros(nR), coords={"R": grids.R}) if common else None
+    r_lot = b.add_rows("lottery", coords={"type": np.arange(N)}, lb=1.0, ub=1.0)
+    r_res = b.add_rows("resources", coords={"R": grids.R} if common else None, lb=-np.inf, ub=0.0 if common else econ.e)
+    r_mkt = b.add_rows("market", coords={"R": grids.R})
+    res_row = r_res.start + (k if common else 0)
     for t in range(N):
         cc = cols[t].all()
         b.add_terms(r_lot.start + t, cc, 1.0)
-        b.add_terms(r_res.start, cc, F[t] * cost)
+        b.add_terms(res_row, cc, F[t] * cost)
         b.add_terms(r_mkt.start + k, cc, F[t] * (x1[t] - c1))
-    _add_ic_rows(b, cols, V, pairs)
-    if exchanges == "common":  # x(theta, exchange k) = q_k for every theta
-        q = b.add_cols("q", np.zeros(nR), coords={"R": grids.R})
+    _add_ic_rows(b, cols, lambda t, s: V[t], pairs, group=k if common else None, n_groups=nR)
+    if common:  # x(theta, exchange k) = q_k for every theta; resources[k]: ... - e q_k <= 0
+        b.add_terms(r_res.start + np.arange(nR), q.all(), -econ.e)
         r_com = b.add_rows("common", coords={"type": np.arange(N), "R": grids.R})
         for t in range(N):
             b.add_terms(r_com.start + t * nR + k, cols[t].all(), 1.0)
@@ -276,22 +306,24 @@ def solve_sp3(econ: LiquidityEconomy, grids: LotteryGrids | None = None, incenti
     x = sol.x[: N * nb].reshape(N, nb)
     cert = Certificate()
     lp_checks(cert, lp, sol.x, sol.row_dual)
-    for name, (res, note) in economic_residuals(econ, x, pairs, V, x1, c1, cost, k, nR).items():
-        cert.add(name, res, RESIDUAL_TOL, note)
+    _economic_checks(cert, econ, x, pairs, V, cost, market=(k, x1, c1, nR), common=common)
     mass = np.stack([np.bincount(k, weights=F[t] * x[t], minlength=nR) for t in range(N)], axis=1)  # (nR, N)
     excess = np.stack([np.bincount(k, weights=F[t] * x[t] * (x1[t] - c1), minlength=nR) for t in range(N)], axis=1)
-    # engine sign convention: row_dual = d welfare / d bound, so the resources dual is >= 0
+    # engine sign convention: row_dual = d welfare / d bound, so a resources dual is >= 0
     # (welfare per unit of resources at t = 0) and P_Delta is in resources at t = 0
-    y_res = sol.row_dual[r_res.start]
-    P_Delta = sol.row_dual[r_mkt.slice] / (y_res if y_res > 0 else np.nan)
-    _check_rights_prices(cert, econ, x, grids, P_Delta)
+    y_res = sol.row_dual[r_res.slice] if common else np.full(nR, sol.row_dual[r_res.start])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        P_Delta = np.where(y_res > 0, sol.row_dual[r_mkt.slice] / y_res, np.nan)
+    ends = x.reshape(N, nR, grids.I.size, 2).sum((0, 2)) > SUPPORT_TOL
+    pinned = ends.all(1)
+    _check_rights_prices(cert, econ, grids, P_Delta, pinned)
+    _check_support(cert, x.reshape(N, nR, grids.I.size, 2), grids, common, limits)
     x2 = (I[None, :] - x1) * R[None, :]  # consumption at t = 2 from the budget at R_k
     return SP3Result(
         econ=econ, x=x, welfare=float(sol.objective), liquidity=float(F @ (x @ c1)),
-        c1=(x * x1).sum(1), c2=(x * x2).sum(1), ic_dual=_ic_duals(sol, b, pairs, N),
-        lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3_welfare=ce3(econ).welfare,
-        certificate=cert, grids=grids, exchanges=exchanges, R=float(mass.sum(1) @ grids.R / mass.sum()),
-        exchange_mass=mass, P_Delta=P_Delta,
+        c1=(x * x1).sum(1), c2=(x * x2).sum(1), ic_dual=_ic_duals(sol, b, pairs, N, nR if common else 1),
+        lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3=ce3(econ), certificate=cert,
+        grids=grids, exchanges=exchanges, exchange_mass=mass, P_Delta=P_Delta, pinned=pinned,
         Delta=np.divide(excess, mass, out=np.zeros_like(excess), where=mass > 0))
 
 
@@ -308,27 +340,30 @@ def _highs_options(econ, backend) -> dict:
     return {"solver": SOLVER[econ.family]} if backend == "highs" and econ.family in SOLVER else {}
 
 
-def _add_ic_rows(b: LPBuilder, cols, V, pairs):
-    """FGT eq. 30: sum_b V[t] (x[t] - x[s]) >= 0 for each (true t, reported s); one
-    index-arithmetic call for all pairs (every type's block has the same bundles)."""
+def _add_ic_rows(b: LPBuilder, cols, value, pairs, group=None, n_groups=1):
+    """Truth-telling (FGT eq. 30; SP2: eq. 7): sum_b value(t, s)_b x[s]_b <= sum_b V[t]_b
+    x[t]_b for each (true t, reported s), where value(t, s) is type t's utility of the
+    bundles of s's block (the deviator's re-trade included in SP3). With ``group`` (the
+    exchange of each bundle, common market) one row per pair and exchange: truth-telling
+    must hold whichever rate is drawn. Vectorized over bundles, one call per pair."""
     if not pairs:
         return
-    r_ic = b.add_rows("ic", size=len(pairs), lb=0.0, ub=np.inf)
-    t, s = np.array(pairs).T
-    starts = np.array([blk.start for blk in cols])
-    offset = np.arange(V.shape[1])
-    rows = (r_ic.start + np.arange(len(pairs)))[:, None]
-    b.add_terms(rows, starts[t][:, None] + offset, V[t])  # the truthful type's own lottery
-    b.add_terms(rows, starts[s][:, None] + offset, -V[t])  # the lottery of the report, valued by type t
+    n = n_groups if group is not None else 1
+    r_ic = b.add_rows("ic", size=len(pairs) * n, lb=0.0, ub=np.inf)
+    for p, (t, s) in enumerate(pairs):
+        rows = r_ic.start + p * n + (group if group is not None else 0)
+        b.add_terms(rows, cols[t].all(), value(t, t))  # the truthful type's own lottery
+        b.add_terms(rows, cols[s].all(), -value(t, s))  # the report's lottery, valued by type t
 
 
-def _ic_duals(sol, b, pairs, N) -> np.ndarray:
-    """(N, N) truth-telling multipliers, >= 0 (engine: d objective / d lower bound <= 0)."""
+def _ic_duals(sol, b, pairs, N, n_groups=1) -> np.ndarray:
+    """(N, N) truth-telling multipliers, >= 0 (engine: d objective / d lower bound <= 0),
+    summed over exchanges when truth-telling is per exchange."""
     out = np.zeros((N, N))
     if pairs:
-        start = b.row_blocks["ic"].start
+        y = -sol.row_dual[b.row_blocks["ic"].slice].reshape(len(pairs), n_groups).sum(1)
         for p, (t, s) in enumerate(pairs):
-            out[t, s] = -sol.row_dual[start + p]
+            out[t, s] = y[p]
     return out
 
 
@@ -337,16 +372,37 @@ def _ic_duals(sol, b, pairs, N) -> np.ndarray:
 PRICE_TOL = 1e-6
 
 
-def _check_rights_prices(cert, econ, x, grids, P_Delta):
+def _check_rights_prices(cert, econ, grids, P_Delta, pinned):
     """No-arbitrage between an exchange and the two assets: moving d of a bundle's c1 into
     c2 = R (I - c1) leaves utility unchanged, costs d (R/R-hat - 1) in resources and adds
-    d to the exchange's excess demand for good 1; where the lotteries use both ends of the
-    split, both columns price to zero, so P_Delta(R) = 1 - R / R-hat exactly."""
-    ends = x.reshape(econ.theta.size, grids.R.size, grids.I.size, 2).sum((0, 2)) > SUPPORT_TOL
-    both = ends.all(1)
-    gap = np.abs(P_Delta[both] - (1 - grids.R[both] / econ.R_hat)).max(initial=0.0)
+    d to the exchange's excess demand for good 1. Where the lotteries use both ends of the
+    split, both columns price to zero, so P_Delta(R) = 1 - R / R-hat exactly (where one end
+    is used, the unused one's reduced cost only bounds P_Delta from one side). This is the
+    LP's own complementary slackness read as economics -- a consistency check of the
+    read-back (the duals' normalisation and signs), not an independent test."""
+    gap = np.abs(P_Delta[pinned] - (1 - grids.R[pinned] / econ.R_hat)).max(initial=0.0)
     cert.add("rights_prices", gap, PRICE_TOL,
-             f"P_Delta = 1 - R/R_hat in the {int(both.sum())} exchanges whose lotteries use both split ends")
+             f"P_Delta = 1 - R/R_hat in the {int(pinned.sum())} exchanges whose lotteries use both split ends")
+
+
+def _check_support(cert, used, grids, common, limits=None):
+    """A support on the limits of the grids means they may cut off the optimum: the
+    incomes used must lie inside the I range, and with one market the rate inside the R
+    range (with segregated exchanges a type whose demand ignores R may sit anywhere).
+    The limits are the grids' ends, or under refinement how far it may extend them."""
+    lo_R, hi_R, lo_I, hi_I = limits or (grids.R[0], grids.R[-1], grids.I[0], grids.I[-1])
+    I_used = grids.I[used.sum((0, 1, 3)) > SUPPORT_TOL]
+    edges = int((I_used <= lo_I).sum() + (I_used >= hi_I).sum())
+    names = ["grid.I"] if edges else []
+    if common:
+        R_used = grids.R[used.sum((0, 2, 3)) > SUPPORT_TOL]
+        on_R = int((R_used <= lo_R).sum() + (R_used >= hi_R).sum())
+        if on_R:
+            edges += on_R
+            names.append("grid.R")
+    cert.add("support_interior", edges, 0.0,
+             "the lotteries use no point on the edge of " + ("the grids" if not names else
+                                                             f"{' and '.join(names)}: widen it"))
 
 
 #: Residuals recomputed from the lotteries; HiGHS's feasibility tolerance is 1e-7 on
@@ -354,19 +410,42 @@ def _check_rights_prices(cert, econ, x, grids, P_Delta):
 RESIDUAL_TOL = 1e-7
 
 
-def economic_residuals(econ, x, pairs, V, x1, c1, cost, k, n_R) -> dict:
-    """{check: (residual, note)} recomputed from lotteries x (N, nb), independent of the LP."""
+def _economic_checks(cert, econ, x, pairs, V, cost, market=None, common=False, value=None):
+    """Recomputed from the lotteries x (N, nb), independent of the LP: lotteries sum to
+    one, resources, truth-telling (per exchange with one market), and with ``market =
+    (k, x1, c1, n_R)`` every exchange's private market."""
+    for name, (res, note) in economic_residuals(econ, x, pairs, V, cost, market, common, value).items():
+        cert.add(name, res, RESIDUAL_TOL, note)
+
+
+def economic_residuals(econ, x, pairs, V, cost, market=None, common=False, value=None) -> dict:
+    """{check: (residual, note)} (:func:`_economic_checks`). ``value(t, s)`` is type t's
+    utility of s's bundles (default ``V[t]``)."""
     F = econ.prob
     x = np.maximum(x, 0.0)
-    excess = np.bincount(k, weights=F @ (x * (x1 - c1[None, :])), minlength=n_R)
-    worst = max((float(x[s_] @ V[t] - x[t] @ V[t]) for t, s_ in pairs), default=0.0)
-    return {
+    value = value or (lambda t, s: V[t])
+    k = market[0] if market is not None else np.zeros(x.shape[1], int)
+    n = market[3] if market is not None else 1
+    groups = k if common else np.zeros_like(k)
+    worst = 0.0
+    for t, s in pairs:
+        gain = np.bincount(groups, weights=x[s] * value(t, s) - x[t] * value(t, t), minlength=n)
+        worst = max(worst, float(gain.max()))
+    used = np.bincount(groups, weights=F @ (x * cost[None, :]), minlength=n)
+    share = np.bincount(groups, weights=x[0], minlength=n) if common else np.ones(1)
+    out = {
         "lotteries": (float(np.abs(x.sum(1) - 1).max()), "each reported type's lottery sums to 1"),
-        "resources": (max(float(F @ (x @ cost)) - econ.e, 0.0) / econ.e, "FGT eq. 29"),
-        "private_markets": (float(np.abs(excess).max()), "good 1 at t=1 clears in every exchange"),
-        "truth_telling": (max(worst, 0.0),
-                          "max over (theta, theta') of the gain from reporting theta' and re-trading (FGT eq. 30)"),
+        "resources": (float(np.maximum(used - econ.e * share, 0.0).max()) / econ.e,
+                      "FGT eq. 29" + (", for each drawn rate" if common else "")),
+        "truth_telling": (worst, "max over (theta, theta') of the gain from reporting theta'"
+                                 + (" and re-trading (FGT eq. 30)" if market is not None else " (FGT eq. 7)")
+                                 + (", for each drawn rate" if common else "")),
     }
+    if market is not None:
+        k, x1, c1, n_R = market
+        excess = np.bincount(k, weights=F @ (x * (x1 - c1[None, :])), minlength=n_R)
+        out["private_markets"] = (float(np.abs(excess).max()), "good 1 at t=1 clears in every exchange")
+    return out
 
 
 # ---------------------------------------------------------------------------------- refinement
@@ -387,26 +466,41 @@ def refine_sp3(econ: LiquidityEconomy, tol: float = 1e-8, exchanges: str = "comm
     asset) only to about sqrt(2 tol / |W''|) -- about 1e-5 at tol = 1e-10 for FGT's
     examples -- and where the optimum is not unique in R (Diamond-Dybvig: a public lottery
     over rates reaches SP1 too) not at all; the allocation and welfare are unique."""
+    grids = grids or LotteryGrids.around(econ, n_R, n_I)
+    bounds_R, bounds_I = _bounds(grids.R), _bounds(grids.I)
+    limits = (*bounds_R[:2], *bounds_I[:2])
+
     def regrid(res, grids):
         used = res.x.reshape(econ.theta.size, grids.R.size, grids.I.size, 2)
-        return LotteryGrids(R=_zoom(grids.R, used.sum((0, 2, 3)) > SUPPORT_TOL, n_R, 1e-3 * econ.R_hat),
-                            I=_zoom(grids.I, used.sum((0, 1, 3)) > SUPPORT_TOL, n_I, 1e-3 * econ.e))
+        R, out_R = _zoom(grids.R, used.sum((0, 2, 3)) > SUPPORT_TOL, n_R, bounds_R)
+        I, out_I = _zoom(grids.I, used.sum((0, 1, 3)) > SUPPORT_TOL, n_I, bounds_I)
+        # with segregated exchanges a type whose demand ignores R may sit on any rate, an
+        # edge included: that does not hold convergence back (cf. _check_support)
+        return LotteryGrids(R=R, I=I), (out_R and exchanges == "common") or out_I
 
-    return _refine(lambda g: solve_sp3(econ, g, incentives=incentives, exchanges=exchanges, backend=backend),
-                   regrid, grids or LotteryGrids.around(econ, n_R, n_I), tol, max_steps, progress)
+    return _refine(lambda g: solve_sp3(econ, g, incentives=incentives, exchanges=exchanges, backend=backend,
+                                       limits=limits), regrid, grids, tol, max_steps, progress)
 
 
 def refine_sp2(econ: LiquidityEconomy, tol: float = 1e-8, c_grid: np.ndarray | None = None, n_c: int = 21,
                max_steps: int = 12, backend: str = "highs", progress=None) -> SP2Result:
     """SP2 refined the same way: the consumption grid zooms onto every consumption level
     the lotteries use (at either date), ``n_c`` points per run."""
+    c_grid = consumption_grid(econ) if c_grid is None else np.asarray(c_grid, float)
+    bounds = (0.0, *_bounds(c_grid)[1:])
+
+    positive = c_grid[c_grid > 0]
+    c_low = positive.min() / 2 if positive.size else 0.0
+
     def regrid(res, c_grid):
         c1, c2 = res.bundles
         on = res.x.sum(0) > SUPPORT_TOL
-        return _zoom(c_grid, np.isin(c_grid, np.concatenate([c1[on], c2[on]])), n_c, 0.0)
+        g, extended = _zoom(c_grid, np.isin(c_grid, np.concatenate([c1[on], c2[on]])), n_c, bounds)
+        # a corner at c = 0 (Diamond-Dybvig) stays a corner: no new points in (0, c_low),
+        # where CRRA utilities would run to -1e15 and past what an LP solver accepts
+        return g[(g == 0) | (g >= c_low)], extended
 
-    return _refine(lambda g: solve_sp2(econ, g, backend=backend), regrid,
-                   consumption_grid(econ) if c_grid is None else np.asarray(c_grid, float), tol, max_steps, progress)
+    return _refine(lambda g: solve_sp2(econ, g, backend=backend), regrid, c_grid, tol, max_steps, progress)
 
 
 def _refine(solve_at, regrid, grids, tol, max_steps, progress):
@@ -416,12 +510,13 @@ def _refine(solve_at, regrid, grids, tol, max_steps, progress):
     welfare for lotteries over a concave value) falls geometrically. The result's
     ``refinement`` lists every step, its ``lp`` has the last LP's sizes and all LPs'
     times, and its certificate adds ``refinement``: the last change against ``tol``
-    (failed when ``max_steps`` ran out first)."""
-    steps, prev, res, change = [], None, None, np.inf
+    (failed when ``max_steps`` ran out first). ``regrid(result, grids)`` returns the
+    next grids and whether it extended them past an edge of the support."""
+    steps, prev, res, change, extended = [], None, None, np.inf, False
     for step in range(max_steps):
         res = solve_at(grids)
-        if prev is not None:
-            change = abs(res.welfare - prev.welfare)
+        if prev is not None:  # after an extension the grid is coarse where it is new: no verdict yet
+            change = np.inf if extended else abs(res.welfare - prev.welfare)
         rate = {"R": res.R} if hasattr(res, "R") else {}
         steps.append({"step": step, **res.lp, "welfare": res.welfare, **rate, "liquidity": res.liquidity,
                       "change": change})
@@ -429,7 +524,7 @@ def _refine(solve_at, regrid, grids, tol, max_steps, progress):
             progress(steps[-1])
         if change < tol:
             break
-        prev, grids = res, regrid(res, grids)
+        prev, (grids, extended) = res, regrid(res, grids)
     res.refinement = steps
     res.lp = {**res.lp, "build_s": sum(r["build_s"] for r in steps), "solve_s": sum(r["solve_s"] for r in steps),
               "lps": len(steps)}
@@ -437,17 +532,34 @@ def _refine(solve_at, regrid, grids, tol, max_steps, progress):
     return res
 
 
-def _zoom(g: np.ndarray, active: np.ndarray, n: int, floor: float) -> np.ndarray:
-    """New points around each run of active points of the sorted grid g (module doc)."""
+def _bounds(g: np.ndarray) -> tuple[float, float, float]:
+    """How far refinement may extend a grid whose support reaches its edge: to half its
+    lowest point and twice its highest (a support still on the edge then fails the
+    certificate's support_interior check instead of running off, e.g. when a type's demand
+    does not depend on the rate and the LP may put it anywhere); and the least step of an
+    extension, a quarter of the starting grid's span (zoomed grids are narrow, and the
+    optimal income moves with the rate: extending a narrow grid by its own span would
+    creep towards an optimum outside it and stall)."""
+    return float(g[0]) / 2, 2 * float(g[-1]), (float(g[-1]) - float(g[0])) / 4
+
+
+def _zoom(g: np.ndarray, active: np.ndarray, n: int, bounds: tuple[float, float, float]) -> tuple[np.ndarray, bool]:
+    """The active points of the sorted grid g, and ``n`` new points spanning each run of
+    them out to its neighbours; a run on the grid's edge reaches further by the grid's
+    span or the least extension ``bounds[2]``, whichever is larger, within ``bounds[:2]``.
+    Keeping the active points keeps the last solution feasible, so welfare never falls
+    from one step to the next. Returns the new grid and whether it reaches beyond g (a
+    run on an edge that is not already a bound, such as c = 0)."""
     idx = np.nonzero(active)[0]
     runs = np.split(idx, np.nonzero(np.diff(idx) > 1)[0] + 1)
-    span = g[-1] - g[0]
-    pieces = []
+    span = max(g[-1] - g[0], bounds[2])
+    pieces, extended = [g[idx]], False
     for run in runs:
-        lo = g[run[0] - 1] if run[0] > 0 else max(g[0] - span / 2, floor)
-        hi = g[run[-1] + 1] if run[-1] < g.size - 1 else g[-1] + span / 2
+        lo = g[run[0] - 1] if run[0] > 0 else max(g[0] - span, bounds[0])
+        hi = g[run[-1] + 1] if run[-1] < g.size - 1 else min(g[-1] + span, bounds[1])
+        extended = extended or lo < g[0] or hi > g[-1]
         pieces.append(np.linspace(lo, hi, n))
-    return np.unique(np.concatenate(pieces))
+    return np.unique(np.concatenate(pieces)), extended
 
 
 # ---------------------------------------------------------------------------------- SP2
@@ -455,15 +567,24 @@ def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend:
     """SP2 (FGT eq. 7): types private, no hidden trades -- a lottery LP over consumption
     bundles (c1, c2) on ``c_grid`` x ``c_grid`` per reported type, with truth-telling
     rows on the bundles themselves (a deviator consumes what it is given). SP1 >= SP2 >=
-    SP3 >= CE3 (fewer informational constraints each)."""
+    SP3 >= CE3 (fewer informational constraints each).
+
+    A bundle some type values at -inf (no consumption of a good it needs; Diamond-Dybvig's
+    patient bundle (0, c2) for the impatient) is closed to that type (upper bound 0) and
+    enters its truth-telling rows at its lowest finite utility on the grid: conservative,
+    since the true deviation is worse, and it keeps the rows finite. Bundles no type can
+    value are dropped."""
     c_grid = consumption_grid(econ) if c_grid is None else np.asarray(c_grid, float)
     c1, c2 = (a.ravel() for a in np.meshgrid(c_grid, c_grid, indexing="ij"))
     V = econ.utility(c1[None, :], c2[None, :])
-    kept = np.nonzero(np.all(np.isfinite(V), axis=0))[0]  # zero consumption where it is valued: drop
-    c1, c2, V = c1[kept], c2[kept], V[:, kept]
+    finite = np.isfinite(V)
+    kept = np.nonzero(finite.any(0))[0]
+    c1, c2, V, finite = c1[kept], c2[kept], V[:, kept], finite[:, kept]
+    floor = np.where(finite, V, np.inf).min(1)
+    Vic = np.where(finite, V, floor[:, None])  # V in truth-telling rows (docstring)
     N, F = econ.theta.size, econ.prob
     b = LPBuilder()
-    cols = [b.add_cols(f"x[{t}]", F[t] * V[t]) for t in range(N)]
+    cols = [b.add_cols(f"x[{t}]", F[t] * Vic[t], ub=np.where(finite[t], np.inf, 0.0)) for t in range(N)]
     r_lot = b.add_rows("lottery", coords={"type": np.arange(N)}, lb=1.0, ub=1.0)
     r_res = b.add_rows("resources", lb=-np.inf, ub=econ.e)
     pairs = [(t, s) for t in range(N) for s in range(N) if t != s]
@@ -471,20 +592,14 @@ def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend:
     for t in range(N):
         b.add_terms(r_lot.start + t, cols[t].all(), 1.0)
         b.add_terms(r_res.start, cols[t].all(), F[t] * cost)
-    _add_ic_rows(b, cols, V, pairs)
+    _add_ic_rows(b, cols, lambda t, s: Vic[t], pairs)
     lp = b.build()
     sol = solve(lp, backend)
     x = sol.x.reshape(N, -1)
     cert = Certificate()
     lp_checks(cert, lp, sol.x, sol.row_dual)
-    xp = np.maximum(x, 0.0)
-    cert.add("lotteries", float(np.abs(xp.sum(1) - 1).max()), RESIDUAL_TOL, "each reported type's lottery sums to 1")
-    cert.add("resources", max(float(F @ (xp @ cost)) - econ.e, 0.0) / econ.e, RESIDUAL_TOL, "FGT eq. 2")
-    worst = max((float(xp[s] @ V[t] - xp[t] @ V[t]) for t, s in pairs), default=0.0)
-    cert.add("truth_telling", max(worst, 0.0), RESIDUAL_TOL, "max gain from a false report (FGT eq. 7)")
-    out = SP2Result(econ=econ, x=x, welfare=float(sol.objective), liquidity=float(F @ (x @ c1)), c1=x @ c1,
-                    c2=x @ c2, ic_dual=_ic_duals(sol, b, pairs, N),
-                    lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3_welfare=ce3(econ).welfare,
-                    certificate=cert, c_grid=c_grid, bundles=(c1, c2))
-    out._kept = kept
-    return out
+    _economic_checks(cert, econ, x, pairs, Vic, cost)
+    return SP2Result(econ=econ, x=x, welfare=float(sol.objective), liquidity=float(F @ (x @ c1)), c1=x @ c1,
+                     c2=x @ c2, ic_dual=_ic_duals(sol, b, pairs, N),
+                     lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3=ce3(econ),
+                     certificate=cert, c_grid=c_grid, bundles=(c1, c2), kept=kept)

@@ -86,8 +86,9 @@ class LiquidityEconomy:
             if not (np.isfinite(rho) and 0 < rho <= 1):
                 raise SpecError("rho", f"the patient discount must lie in (0, 1], got {rho}")
             if rho * R_hat <= 1:
-                raise SpecError("R_hat", f"Diamond-Dybvig needs rho * R_hat > 1 (patient agents wait; FGT Example 4, "
-                                         f"DD 1983), got rho = {rho}, R_hat = {R_hat}")
+                raise SpecError("rho" if rho != 1 else "R_hat",
+                                f"Diamond-Dybvig needs rho * R_hat > 1 (patient agents wait; FGT Example 4, "
+                                f"DD 1983), got rho = {rho}, R_hat = {R_hat}")
         elif rho != 1.0:
             raise SpecError("rho", f"rho is the Diamond-Dybvig patient discount; drop it for {family} shocks")
         elif family == "valuation_neutral":
@@ -95,6 +96,9 @@ class LiquidityEconomy:
                 raise SpecError("theta", f"valuation-neutral types lie in (0, 1), got {theta.tolist()}")
         elif np.any(theta <= 0):
             raise SpecError("theta", f"{family} shocks must be positive, got {theta.tolist()}")
+        if np.unique(theta).size != theta.size:
+            raise SpecError("theta", f"types must be distinct, got {theta.tolist()}; merge equal types and add "
+                                     "their probabilities")
         order = np.argsort(theta)
         return cls(theta=theta[order], prob=prob[order], family=family, gamma=float(gamma), R_hat=float(R_hat),
                    e=float(e), name=name or f"FGT {family} shocks", rho=float(rho))
@@ -121,8 +125,9 @@ class LiquidityEconomy:
         raise ValueError("Diamond-Dybvig preferences are not additively separable over (c1, c2)")
 
     def utility(self, c1, c2):
-        """u(c1, c2; theta) with types along the first axis: (N,) arrays give each type's
-        own bundle, (N, n) or (n,) arrays give every type's utility of n bundles (N, n)."""
+        """u(c1, c2; theta), broadcasting with the types along the first axis: (N,) arrays
+        give each type's own bundle; (N, n) arrays type t's utility of its row of n bundles;
+        (1, n) arrays every type's utility of the same n bundles, as an (N, n) array."""
         c1, c2 = np.asarray(c1, float), np.asarray(c2, float)
         th = self.theta.reshape((-1,) + (1,) * (max(c1.ndim, c2.ndim) - 1))
         if self.family == "diamond_dybvig":  # theta is 0 or 1: each type values one of the two

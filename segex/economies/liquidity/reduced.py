@@ -18,7 +18,7 @@ the allocation implies, :math:`\sum F x_1` (eq. 19): a floor if it exceeds CE3's
 if below.
 
 This module is the numerical reference for the closed forms (:mod:`.closed_forms`) and
-for the lottery LP of SP3 (issue 5, next step); it does not use the closed forms.
+for the lottery LPs of SP2 and SP3 (:mod:`.lottery`); it does not use the closed forms.
 """
 
 from __future__ import annotations
@@ -168,8 +168,11 @@ def certify(econ: LiquidityEconomy, alloc: Allocation) -> Certificate:
     """Checks recomputed from the allocation: feasibility (FGT eq. 2); for SP1 the
     planner's first-order conditions (a common multiplier mu on resources: du/dc1 = mu,
     du/dc2 = mu / R-hat, relative residual); for CE3 and any allocation at a rate R,
-    each type's bundle is its own demand at (I, R) (consumer optimality, eqs. 20-21) and
-    present values at R are equal (intermediaries' zero profit, Proposition 2)."""
+    each type's first-order condition at R -- du/dc1 = R du/dc2, or for Diamond-Dybvig
+    the corners: the impatient consume only at t = 1, the patient wait when R > 1 --
+    recomputed from marginal utilities, not from the demand functions that built the
+    allocation (consumer optimality, eqs. 20-21), and every type's budget c1 + c2/R = I
+    (equal present values: Lemma 1; I = e for CE3, intermediaries' zero profit)."""
     cert = Certificate()
     cert.add("resources", abs(econ.cost(alloc.c1, alloc.c2) - econ.e) / econ.e, ALLOCATION_TOL,
              "sum F (c1 + c2 / R_hat) = e (FGT eq. 2), relative")
@@ -180,13 +183,21 @@ def certify(econ: LiquidityEconomy, alloc: Allocation) -> Certificate:
         cert.add("planner_foc", float(np.ptp(implied) / implied.mean()), ALLOCATION_TOL,
                  "du/dc1 = R_hat du/dc2 = mu for every type, relative spread of mu")
     else:
-        d1, d2 = demands(econ, alloc.I, alloc.R)
-        cert.add("consumer_optimality", float(max(np.abs(d1 - alloc.c1).max(), np.abs(d2 - alloc.c2).max()) / econ.e),
-                 ALLOCATION_TOL, "each type's bundle is its demand at (I, R) (FGT eqs. 20-21)")
+        cert.add("consumer_optimality", _foc_residual(econ, alloc), ALLOCATION_TOL,
+                 "each type's first-order condition at R (FGT eqs. 20-21), relative")
         pv = alloc.c1 + alloc.c2 / alloc.R
-        cert.add("equal_present_value", float(np.ptp(pv) / econ.e), ALLOCATION_TOL,
-                 "c1 + c2 / R is the same for every type (no type can gain by another's report, Lemma 1)")
+        cert.add("equal_present_value", float(np.abs(pv - alloc.I).max() / econ.e), ALLOCATION_TOL,
+                 "c1 + c2 / R = I for every type (no type gains by another's report, Lemma 1)")
     return cert
+
+
+def _foc_residual(econ: LiquidityEconomy, alloc: Allocation) -> float:
+    if econ.family == "diamond_dybvig":
+        impatient = econ.theta == 0.0
+        wrong = np.where(impatient, alloc.c2, alloc.c1 if alloc.R > 1 else 0.0)
+        return float(np.abs(wrong).max() / econ.e)
+    m1, m2 = _marginal_utility(econ, alloc.c1, alloc.c2)
+    return float(np.abs(m1 - alloc.R * m2).max() / np.abs(m1).max())
 
 
 def certified(econ: LiquidityEconomy, alloc: Allocation) -> Allocation:

@@ -1,0 +1,77 @@
+"""`segex check FILE.nc` re-verifies a saved result from the saved allocations alone, and
+fails when a saved number is tampered with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segex.check import check_file
+from segex.cli import main
+from segex.errors import SegexError
+from segex.io.store import read_netcdf, write_netcdf
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def fgt_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("check") / "fgt.nc"
+    assert main(["solve", str(ROOT / "grids" / "fgt_discount.toml"), "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def test_a_saved_result_checks(fgt_file, capsys):
+    capsys.readouterr()
+    assert main(["check", str(fgt_file), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["passed"] is True and set(d) >= {"SP1", "SP2", "CE3", "SP3"}
+    assert {"truth_telling", "private_markets", "resources", "welfare_recomputed", "rights_prices"} <= set(d["SP3"])
+
+
+@pytest.mark.parametrize("group, variable, check", [
+    ("SP3", "lottery", "private_markets"),     # every type on one bundle, its market not cleared
+    ("SP3", "welfare", "welfare_recomputed"),  # a saved number that does not follow from the lotteries
+    ("CE3", "c1", "consumer_optimality"),      # a bundle off the first-order condition
+    ("SP2", "lottery", "resources"),           # more consumption than the endowment pays for
+])
+def test_tampering_is_caught(fgt_file, tmp_path, group, variable, check):
+    groups = read_netcdf(fgt_file)
+    ds = groups[group]
+    if variable == "lottery":
+        v = np.zeros_like(ds["lottery"].values)
+        v[(slice(None),) + (-1,) * (v.ndim - 1)] = 1.0  # every type takes the last bundle
+        ds["lottery"] = ds["lottery"].copy(data=v)
+    elif variable == "welfare":
+        ds["welfare"] = ds["welfare"] + 1e-3
+    else:
+        ds[variable] = ds[variable] * 1.01
+    bad = write_netcdf(tmp_path / "bad.nc", groups)
+    certs = check_file(bad)
+    assert not certs[group].passed and check in certs[group].failed()
+    assert main(["check", str(bad)]) == 1
+
+
+def test_collateral_results_check_and_tampering(tmp_path):
+    out = tmp_path / "env1.nc"
+    assert main(["solve", str(ROOT / "grids" / "kt_env1.toml"), "--quiet", "--concept", "externality",
+                 "--out", str(out)]) == 0
+    assert check_file(out)["externality"].passed
+    groups = read_netcdf(out)
+    groups["externality"]["k"] = groups["externality"]["k"] + 0.01  # storage that nobody's endowment pays for
+    bad = write_netcdf(tmp_path / "bad.nc", groups)
+    cert = check_file(bad)["externality"]
+    assert {"goods_t0", "goods_t1"} <= set(cert.failed())
+
+
+def test_a_file_without_the_spec_is_a_clear_error(tmp_path, capsys):
+    import xarray as xr
+
+    f = write_netcdf(tmp_path / "x.nc", {"SP3": xr.Dataset({"welfare": ((), 1.0)})})
+    with pytest.raises(SegexError, match="segex_spec"):
+        check_file(f)
+    assert main(["check", str(f)]) == 2
+    assert main(["check", str(tmp_path / "missing.nc")]) == 2
