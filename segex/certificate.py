@@ -20,9 +20,13 @@ TOL = {
     "primal_feasibility": 1e-7,
     "dual_feasibility": 1e-7,
     "complementary_slackness": 1e-7,
-    # relative gap |c'x - b'y| / (1 + |c'x|)
+    # relative gap |c'x - b'y| / sum_j |c_j x_j|
     "duality_gap": 1e-7,
 }
+
+
+#: Below this a scale is treated as zero (an all-zero row or objective).
+FLOOR = 1e-300
 
 
 @dataclass
@@ -73,18 +77,27 @@ def lp_checks(cert: Certificate, lp: LP, x: np.ndarray, y: np.ndarray, prefix: s
     reduced cost d = c - A'y must be <= 0 at x_j = 0 (the only column bound used).
     """
     Ax = lp.A @ x
-    scale = 1.0 + np.maximum(np.abs(np.where(np.isfinite(lp.row_ub), lp.row_ub, 0)),
-                             np.abs(np.where(np.isfinite(lp.row_lb), lp.row_lb, 0)))
+    # scales are the problem's own, so the checks do not depend on the economy's units: rows
+    # against the LP's largest row magnitude (a bound, or the gross volume sum_j |A_rj x_j| of
+    # a row such as market clearing whose bound is 0) -- HiGHS's feasibility tolerance is
+    # absolute on the O(1)-scaled model, so per-row scales would be spuriously strict on
+    # small rows; reduced costs against max|c_j|; the gap against the gross welfare terms
+    # sum_j |c_j x_j|. FLOOR keeps an all-zero LP finite.
+    volume = np.abs(lp.A) @ np.abs(x)
+    bound = np.maximum(np.abs(np.where(np.isfinite(lp.row_ub), lp.row_ub, 0)),
+                       np.abs(np.where(np.isfinite(lp.row_lb), lp.row_lb, 0)))
+    scale = max(bound.max(initial=0.0), volume.max(initial=0.0), FLOOR)
     viol = np.maximum(np.maximum(lp.row_lb - Ax, Ax - lp.row_ub), 0) / scale
     pviol = max(viol.max(initial=0.0), (-x).max(initial=0.0))
     d = lp.c - lp.A.T @ y
-    cscale = 1.0 + np.abs(lp.c).max(initial=0.0)
+    cscale = max(np.abs(lp.c).max(initial=0.0), FLOOR)
     dviol = np.maximum(d, 0).max(initial=0.0) / cscale
     cs = np.abs(x * d).max(initial=0.0) / cscale
     primal = float(lp.c @ x)
     dual = dual_objective(lp, y, d)
-    gap = abs(primal - dual) / (1.0 + abs(primal))
-    cert.add(prefix + "primal_feasibility", pviol, TOL["primal_feasibility"], "max scaled row/bound violation")
+    gap = abs(primal - dual) / max(float(np.abs(lp.c * x).sum()) + abs(lp.offset), FLOOR)
+    cert.add(prefix + "primal_feasibility", pviol, TOL["primal_feasibility"],
+             "max row violation / the LP's largest row magnitude")
     cert.add(prefix + "dual_feasibility", dviol, TOL["dual_feasibility"], "max positive reduced cost / max|c|")
     cert.add(prefix + "complementary_slackness", cs, TOL["complementary_slackness"], "max |x_j d_j| / max|c|")
     cert.add(prefix + "duality_gap", gap, TOL["duality_gap"], f"primal {primal:.10g}, dual {dual:.10g}")

@@ -70,8 +70,20 @@ def _status_names():
     }
 
 
-def to_highs_lp(lp: LP):
-    """The engine LP as a ``highspy.HighsLp`` (column-wise CSC, maximise)."""
+def objective_scale(c: np.ndarray) -> float:
+    """max(1, 1 / max|c|): HiGHS's dual tolerances are absolute, so a small objective is
+    lifted to O(1) (CRRA 3 with endowments of 1e3 gives utilities of 1e-6, below any
+    tolerance: welfare was off by up to 3.4e-3 relative, tests/test_properties.py);
+    objective and duals are scaled back on return. A large objective is left alone:
+    scaling it down would loosen the tolerances relative to it (measured: KT Environment
+    3's equilibrium then missed its 1e-7 duality-gap check)."""
+    m = float(np.abs(c).max(initial=0.0))
+    return 1.0 / m if 0 < m < 1 and np.isfinite(m) else 1.0
+
+
+def to_highs_lp(lp: LP, c_scale: float = 1.0):
+    """The engine LP as a ``highspy.HighsLp`` (column-wise CSC, maximise), its objective
+    multiplied by ``c_scale``."""
     import highspy
 
     inf = highspy.kHighsInf
@@ -79,7 +91,7 @@ def to_highs_lp(lp: LP):
     hlp = highspy.HighsLp()
     hlp.num_col_ = int(A.shape[1])
     hlp.num_row_ = int(A.shape[0])
-    hlp.col_cost_ = np.ascontiguousarray(lp.c, dtype=np.float64)
+    hlp.col_cost_ = np.ascontiguousarray(lp.c * c_scale, dtype=np.float64)
     hlp.col_lower_ = np.where(np.isfinite(lp.col_lb), lp.col_lb, -inf).astype(np.float64)
     hlp.col_upper_ = np.where(np.isfinite(lp.col_ub), lp.col_ub, inf).astype(np.float64)
     hlp.row_lower_ = np.where(np.isfinite(lp.row_lb), lp.row_lb, -inf).astype(np.float64)
@@ -90,7 +102,7 @@ def to_highs_lp(lp: LP):
     hlp.a_matrix_.index_ = A.indices.astype(np.int32)
     hlp.a_matrix_.value_ = A.data.astype(np.float64)
     hlp.sense_ = highspy.ObjSense.kMaximize
-    hlp.offset_ = float(lp.offset)
+    hlp.offset_ = float(lp.offset) * c_scale
     return hlp
 
 
@@ -118,7 +130,8 @@ class HighsSession:
             h.setOptionValue("threads", int(threads))
         if time_limit is not None:
             h.setOptionValue("time_limit", float(time_limit))
-        if h.passModel(to_highs_lp(lp)) == highspy.HighsStatus.kError:
+        self.c_scale = objective_scale(lp.c)
+        if h.passModel(to_highs_lp(lp, self.c_scale)) == highspy.HighsStatus.kError:
             raise SolveError("load_error", "HiGHS rejected the model (check matrix dimensions and dtypes)")
         self.runs = 0
 
@@ -127,7 +140,10 @@ class HighsSession:
         c = np.ascontiguousarray(c, dtype=np.float64)
         self.lp.c = c
         n = c.size
-        self.h.changeColsCost(n, np.arange(n, dtype=np.int32), c)
+        self.c_scale = objective_scale(c)  # a positive rescaling keeps the basis optimal-or-not
+        self.h.changeColsCost(n, np.arange(n, dtype=np.int32), c * self.c_scale)
+        if self.lp.offset:
+            self.h.changeObjectiveOffset(float(self.lp.offset) * self.c_scale)
         if self.runs:
             # later runs: dual simplex from the kept basis (IPM would start cold)
             self.h.setOptionValue("solver", "simplex")
@@ -152,13 +168,13 @@ class HighsSession:
         sol = h.getSolution()
         info = h.getInfo()
         x = np.asarray(sol.col_value, dtype=float)
-        y = np.asarray(sol.row_dual, dtype=float)
-        d = np.asarray(sol.col_dual, dtype=float)
+        y = np.asarray(sol.row_dual, dtype=float) / self.c_scale  # back to the economy's units
+        d = np.asarray(sol.col_dual, dtype=float) / self.c_scale
         if x.size != self.lp.A.shape[1] or y.size != self.lp.A.shape[0] or not sol.dual_valid:
             raise SolveError("solve_error", "HiGHS reported optimal but returned no valid primal/dual vectors")
         return LPSolution(
             status=name,
-            objective=float(info.objective_function_value),
+            objective=float(info.objective_function_value) / self.c_scale,
             x=x,
             row_dual=y,
             col_dual=d,

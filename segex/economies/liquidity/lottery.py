@@ -474,12 +474,37 @@ def refine_sp3(econ: LiquidityEconomy, tol: float = 1e-8, exchanges: str = "comm
         used = res.x.reshape(econ.theta.size, grids.R.size, grids.I.size, 2)
         R, out_R = _zoom(grids.R, used.sum((0, 2, 3)) > SUPPORT_TOL, n_R, bounds_R)
         I, out_I = _zoom(grids.I, used.sum((0, 1, 3)) > SUPPORT_TOL, n_I, bounds_I)
+        I = _follow_rates(econ, grids, used, R, I, n_I, bounds_I)
         # with segregated exchanges a type whose demand ignores R may sit on any rate, an
         # edge included: that does not hold convergence back (cf. _check_support)
         return LotteryGrids(R=R, I=I), (out_R and exchanges == "common") or out_I
 
     return _refine(lambda g: solve_sp3(econ, g, incentives=incentives, exchanges=exchanges, backend=backend,
                                        limits=limits), regrid, grids, tol, max_steps, progress)
+
+
+def balanced_income(econ: LiquidityEconomy, R) -> np.ndarray:
+    """The income I at which every type trading at rate R uses exactly the endowment:
+    e / sum F (x1 + x2 / R-hat) at unit income (demands are linear in I)."""
+    return np.array([econ.e / econ.cost(*demands(econ, 1.0, r)) for r in np.atleast_1d(R)])
+
+
+def _follow_rates(econ, grids, used, R_new, I_new, n_I, bounds):
+    """Incomes for the new rates. Zooming R and I separately stalls when the optimal
+    income moves with the rate (resources bind: I ~ balanced_income(R)); so the incomes
+    the support uses, as multiples u of the balanced income at their rates, are carried
+    to the new grid's lowest and highest rate, and the I grid is widened to hold them."""
+    on = used.sum((0, 3)) > SUPPORT_TOL  # (n_R, n_I)
+    k, m = np.nonzero(on)
+    if k.size == 0:
+        return I_new
+    u = grids.I[m] / balanced_income(econ, grids.R[k])
+    ends = balanced_income(econ, [R_new[0], R_new[-1]])
+    lo = max(float(u.min() * ends.min()), bounds[0])
+    hi = min(float(u.max() * ends.max()), bounds[1])
+    if lo >= I_new[0] and hi <= I_new[-1]:
+        return I_new
+    return np.union1d(I_new, np.linspace(min(lo, I_new[0]), max(hi, I_new[-1]), n_I))
 
 
 def refine_sp2(econ: LiquidityEconomy, tol: float = 1e-8, c_grid: np.ndarray | None = None, n_c: int = 21,
