@@ -39,14 +39,11 @@ def table():
         e = LiquidityEconomy.create([0, 1], [pi, 1 - pi], "diamond_dybvig", gamma=gamma, R_hat=R_hat, rho=rho)
         r = refine_sp3(e, TOL, exchanges="common")
         s1 = reduced.sp1(e)
-        rows = [("I* (71)", s1.c1[0], r.c1[0]), ("floor pi I* (39)", cf.dd_floor(e), r.liquidity),
-                ("welfare - SP1", 0.0, r.welfare - s1.welfare)]
+        rows = [("R* (Prop. 5)", cf.dd_rate(e), r.R), ("I* (71)", s1.c1[0], r.c1[0]),
+                ("floor pi I* (39)", cf.dd_floor(e), r.liquidity), ("welfare - SP1", 0.0, r.welfare - s1.welfare)]
         _print(f"DD, gamma={gamma}, R_hat={R_hat}, pi={pi}, rho={rho}", rows)
-        print(f"{'':44} R* = (rho R_hat)^(1/gamma) = {cf.dd_rate(e):.8f}; FGT's reduced problem: "
-              f"{reduced.sp3(e).R:.8f}")
-    print("\nThe LP's optimum for Diamond-Dybvig is not unique in R (a public lottery over rates also\n"
-          "reaches SP1), so R* is shown from the reduced problem. Elsewhere the LP's rate and short\n"
-          "asset are pinned to sqrt(welfare accuracy / curvature) ~ 1e-5, its welfare to ~1e-10.")
+    print("\nThe LP's rate and short asset are pinned to about sqrt(welfare accuracy / curvature) ~ 1e-5,\n"
+          "its welfare to ~1e-10 (welfare is flat in the rate at the optimum).")
 
 
 def _print(case, rows):

@@ -164,9 +164,10 @@ def test_sp3_lottery_lp_valuation_neutral(theta, prob, R_hat):
 def test_lottery_lp_reproduces_proposition5(exchanges, gamma, R_hat, pi, rho):
     """Diamond-Dybvig: the LP reaches SP1 (Proposition 5, with DD's patient discount rho)
     with one market or with segregated exchanges; the allocation is SP1's and the short
-    asset the (corrected) floor pi I*. The rate is not unique here -- a public lottery
-    over rates also reaches SP1 -- so it is not compared; allocations to 1e-4 (they enter
-    welfare at second order around SP1: sqrt(10 REFINE_TOL) ~ 1e-4)."""
+    asset the (corrected) floor pi I*; with one market the rate is (rho R-hat)^(1/gamma)
+    (every drawn rate must be truth-telling on its own, which pins it), with segregated
+    exchanges it is not unique (the impatient's demand ignores R). Allocations to 1e-4
+    (they enter welfare at second order around SP1: sqrt(10 REFINE_TOL) ~ 1e-4)."""
     e = LiquidityEconomy.create([0, 1], [pi, 1 - pi], "diamond_dybvig", gamma=gamma, R_hat=R_hat, rho=rho)
     r = refine_sp3(e, REFINE_TOL, exchanges=exchanges)
     s1 = reduced.sp1(e)
@@ -176,6 +177,8 @@ def test_lottery_lp_reproduces_proposition5(exchanges, gamma, R_hat, pi, rho):
     np.testing.assert_allclose(r.c2, s1.c2, atol=1e-4)
     assert r.liquidity == pytest.approx(cf.dd_floor(e), abs=1e-4)
     assert r.welfare > reduced.ce3(e).welfare + 1e-3  # the floor is worth having
+    if exchanges == "common":
+        assert r.R == pytest.approx(cf.dd_rate(e), abs=1e-4)
 
 
 @pytest.mark.parametrize("family, theta", [("discount", [0.5, 1.5]), ("liquidity", [0.5, 1.5]),

@@ -70,15 +70,20 @@ def _status_names():
     }
 
 
+#: Objectives whose largest coefficient is below this are lifted to O(1) (objective_scale).
+LIFT_BELOW = 1e-2
+
+
 def objective_scale(c: np.ndarray) -> float:
-    """max(1, 1 / max|c|): HiGHS's dual tolerances are absolute, so a small objective is
-    lifted to O(1) (CRRA 3 with endowments of 1e3 gives utilities of 1e-6, below any
-    tolerance: welfare was off by up to 3.4e-3 relative, tests/test_properties.py);
-    objective and duals are scaled back on return. A large objective is left alone:
-    scaling it down would loosen the tolerances relative to it (measured: KT Environment
-    3's equilibrium then missed its 1e-7 duality-gap check)."""
+    """1 / max|c| when max|c| < LIFT_BELOW, else 1. HiGHS's dual tolerances (1e-9) are
+    absolute: below 1e-2 they are looser than the certificate's 1e-7 relative to the
+    objective, and CRRA 3 with endowments of 1e3 (utilities ~1e-6) came out up to 3.4e-3
+    suboptimal (tests/test_properties.py); such an objective is passed at O(1) and the
+    objective and duals are scaled back on return. Others are left alone: rescaling them
+    changes which of many optimal vertices HiGHS returns (measured: KT Environment 3's
+    polish path no longer converged with every objective rescaled to max|c| = 1)."""
     m = float(np.abs(c).max(initial=0.0))
-    return 1.0 / m if 0 < m < 1 and np.isfinite(m) else 1.0
+    return 1.0 / m if 0 < m < LIFT_BELOW and np.isfinite(m) else 1.0
 
 
 def to_highs_lp(lp: LP, c_scale: float = 1.0):

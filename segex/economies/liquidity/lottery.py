@@ -464,8 +464,8 @@ def refine_sp3(econ: LiquidityEconomy, tol: float = 1e-8, exchanges: str = "comm
     Welfare is what refinement can pin down: near the optimum it is flat in the rate,
     W(R) ~ W* - |W''| (R - R*)^2 / 2, so a welfare accuracy tol pins R (and the short
     asset) only to about sqrt(2 tol / |W''|) -- about 1e-5 at tol = 1e-10 for FGT's
-    examples -- and where the optimum is not unique in R (Diamond-Dybvig: a public lottery
-    over rates reaches SP1 too) not at all; the allocation and welfare are unique."""
+    examples -- and where the optimum is not unique in R (segregated exchanges: a type
+    whose demand ignores the rate) not at all; the allocation and welfare are unique."""
     grids = grids or LotteryGrids.around(econ, n_R, n_I)
     bounds_R, bounds_I = _bounds(grids.R), _bounds(grids.I)
     limits = (*bounds_R[:2], *bounds_I[:2])
