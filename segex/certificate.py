@@ -20,7 +20,7 @@ TOL = {
     "primal_feasibility": 1e-7,
     "dual_feasibility": 1e-7,
     "complementary_slackness": 1e-7,
-    # relative gap |c'x - b'y| / sum_j |c_j x_j|
+    # relative gap |c'x - b'y| / (sum_j |c_j x_j| + max|c_j|)
     "duality_gap": 1e-7,
 }
 
@@ -82,7 +82,8 @@ def lp_checks(cert: Certificate, lp: LP, x: np.ndarray, y: np.ndarray, prefix: s
     # a row such as market clearing whose bound is 0) -- HiGHS's feasibility tolerance is
     # absolute on the O(1)-scaled model, so per-row scales would be spuriously strict on
     # small rows; reduced costs against max|c_j|; the gap against the gross welfare terms
-    # sum_j |c_j x_j|. FLOOR keeps an all-zero LP finite.
+    # sum_j |c_j x_j| plus max|c_j| (the units-free form of the usual 1 + |c'x|). FLOOR keeps
+    # an all-zero LP finite.
     volume = np.abs(lp.A) @ np.abs(x)
     bound = np.maximum(np.abs(np.where(np.isfinite(lp.row_ub), lp.row_ub, 0)),
                        np.abs(np.where(np.isfinite(lp.row_lb), lp.row_lb, 0)))
@@ -95,7 +96,7 @@ def lp_checks(cert: Certificate, lp: LP, x: np.ndarray, y: np.ndarray, prefix: s
     cs = np.abs(x * d).max(initial=0.0) / cscale
     primal = float(lp.c @ x)
     dual = dual_objective(lp, y, d)
-    gap = abs(primal - dual) / max(float(np.abs(lp.c * x).sum()) + abs(lp.offset), FLOOR)
+    gap = abs(primal - dual) / max(float(np.abs(lp.c * x).sum()) + abs(lp.offset) + cscale, FLOOR)
     cert.add(prefix + "primal_feasibility", pviol, TOL["primal_feasibility"],
              "max row violation / the LP's largest row magnitude")
     cert.add(prefix + "dual_feasibility", dviol, TOL["dual_feasibility"], "max positive reduced cost / max|c|")
