@@ -128,6 +128,9 @@ _DROP = object()
     (_with(KT, rho=0.5), "rho", "rho * R_hat > 1"),
     (_with(KT, R_hat=0.9), "R_hat", "rho * R_hat > 1"),
     (_with(BASE, theta=[0.5, 0.5]), "theta", "distinct"),
+    (_with(BASE, theta=[float("nan"), 1.5]), "theta", "finite"),
+    (_with(BASE, R_hat=float("inf")), "R_hat", "positive and finite"),
+    (_with(BASE, grid__I={"points": [0.5, float("nan")]}), "grid.I.points", "finite"),
     (_with(KT, grid__c={"min": 0.0, "max": 3.0, "n": 5}), "grid.c", "unknown key"),
     (_with(KT, solve__concepts=["SP3"]), "solve.concepts", "unknown solution concept"),
 ])

@@ -69,17 +69,19 @@ class LiquidityEconomy:
             raise SpecError("family", f"unknown preference family {family!r}; use one of {', '.join(FAMILIES)}")
         if theta.ndim != 1 or theta.size < 1 or prob.shape != theta.shape:
             raise SpecError("prob", f"give one probability per type: {theta.size} types, {prob.size} probabilities")
+        if not np.all(np.isfinite(theta)):
+            raise SpecError("theta", f"preference shocks must be finite numbers, got {theta.tolist()}")
         if not np.all(np.isfinite(prob)) or np.any(prob <= 0):
             raise SpecError("prob", f"probabilities must be positive, got {prob.tolist()}")
         if abs(prob.sum() - 1) > SUM_TOL:
             raise SpecError("prob", f"probabilities sum to {prob.sum():.12g}, off by {prob.sum() - 1:+.3g}; "
                                     "make them sum to 1")
         if not (np.isfinite(gamma) and gamma > 0):
-            raise SpecError("gamma", f"the CRRA coefficient must be positive, got {gamma}")
+            raise SpecError("gamma", f"the CRRA coefficient must be positive and finite, got {gamma}")
         if not (np.isfinite(R_hat) and R_hat > 0):
-            raise SpecError("R_hat", f"the long asset's return must be positive, got {R_hat}")
+            raise SpecError("R_hat", f"the long asset's return must be positive and finite, got {R_hat}")
         if not (np.isfinite(e) and e > 0):
-            raise SpecError("e", f"the endowment must be positive, got {e}")
+            raise SpecError("e", f"the endowment must be positive and finite, got {e}")
         if family == "diamond_dybvig":
             if not set(theta.tolist()) <= {0.0, 1.0} or theta.size != 2 or theta[0] == theta[1]:
                 raise SpecError("theta", "Diamond-Dybvig types are theta = [0, 1] (impatient, patient)")
