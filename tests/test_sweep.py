@@ -86,7 +86,8 @@ def test_sweep_matches_point_solves(tmp_path):
             sp3 = float(res["SP3"]["welfare"].sel(R_hat=R_hat, theta_1=th))
             assert reduced.ce3(e).welfare - 1e-9 <= sp3 <= reduced.sp3(e).welfare + 1e-9
     # the refined grids differ between points: positional dimensions with their values kept
-    assert "R_value" in res["SP3"].coords or "R" in res["SP3"].indexes
+    assert "R_value" in res["SP3"].coords and "R" not in res["SP3"].indexes
+    assert res["SP3"]["R_value"].dims == ("R", "R_hat", "theta_1")
 
 
 def test_a_different_sweep_cannot_reuse_the_parts(tmp_path):
