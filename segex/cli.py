@@ -28,7 +28,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+from pathlib import Path
 
 from . import __version__
 from .errors import SegexError
@@ -155,6 +157,8 @@ def _solve(args) -> int:
     from .run import datasets, solve_spec
 
     spec = load_spec(args.file)
+    if args.out:
+        _check_out(args.out)  # before the solve, not after it
     results = solve_spec(spec, concepts=args.concept, backend=args.backend, method=args.method, tol=args.tol,
                          progress=not args.quiet, status=lambda m: _status(args, m))
     report = _report(spec.name, results)
@@ -170,10 +174,28 @@ def _solve(args) -> int:
     return 0 if report["certificate"]["passed"] else 1
 
 
+def _check_out(out: str) -> None:
+    """``--out`` names a file in an existing, writable directory (the file is written
+    atomically at the end; see :func:`segex.io.store.write_netcdf`)."""
+    target = Path(out)
+    directory = target.parent
+    if target.is_dir():
+        raise _UsageError(f"--out: {out} is a directory; give a file name such as {target / 'result.nc'}")
+    if not directory.is_dir():
+        raise _UsageError(f"--out: directory {directory} does not exist; create it or choose another path")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise _UsageError(f"--out: cannot write in {directory} (permission denied); choose another path")
+
+
 def _check(args) -> int:
     from .check import check_file
 
-    certs = check_file(args.file)
+    try:
+        certs = check_file(args.file)
+    except SegexError as exc:  # name the file when the message does not (e.g. a group without segex_spec)
+        if args.file in str(exc):
+            raise
+        raise SegexError(f"{args.file}: {exc}") from None
     passed = all(c.passed for c in certs.values())
     if args.json:
         out = {"file": args.file, "passed": passed, **{g: c.to_dict() for g, c in certs.items()}}

@@ -206,24 +206,51 @@ class NegishiSearch:
         return self._level(H - 1, u)
 
     def _level(self, m, u):
-        """Balance types 2..m+1 by moving log weights u[0..m-1]; u[m:] stay fixed."""
+        """Balance types 2..m+1 by moving log weights u[0..m-1]; u[m:] stay fixed.
+
+        The inner problem can balance at several weights (inner *branches*: for H = 3,
+        type 2's budget can balance at two log weights for the same type-3 weight).
+        Each inner solve starts from the last root found, so a bracket's two ends can
+        lie on different branches; the residual then jumps between them and no mix of
+        the vertices found there balances. When the end-game fails, the search is run
+        again from each end along that end's branch (every inner search started from
+        that end's roots) and the best answer is kept.
+        """
         if m == 0:
             return self._leaf(u)
+        best, ends = self._search(m, u, self.roots.get(m, u[m - 1]))
+        if m == 1 or _worst(best, m) <= self.budget_tol:
+            return best
+        for end in ends:
+            if _DEBUG:
+                _debug(f"branch retry m={m} from u={end.point.u} r={end.residual}")
+            start = {k: end.point.u[k - 1] for k in range(1, m)}
+            sol, _ = self._search(m, end.point.u.copy(), end.point.u[m - 1], start)
+            if _worst(sol, m) < _worst(best, m):
+                best = sol
+            if _worst(best, m) <= self.budget_tol:
+                break
+        return best
 
+    def _search(self, m, u, a, inner_start=None):
+        """Bracket type m+1's residual in its log weight from ``a``, regula falsi, then the
+        tie end-game. ``inner_start``: every inner search starts from these roots (one
+        branch) instead of the last root found. Returns (solution, the bracket's ends)."""
         hist = self.history[m] = []  # this call's inner solutions only
 
         def g(um):
             v = u.copy()
             v[m - 1] = um
+            if inner_start is not None:
+                self.roots.update(inner_start)
             sol = self._level(m - 1, v)
             hist.append((um, sol))
             return sol.residual[m], sol
 
-        a = self.roots.get(m, u[m - 1])
         width = self.width
         fa, sa = g(a)
         if abs(fa) <= self.budget_tol:
-            return sa
+            return sa, ()
         b = a - width if fa > 0 else a + width
         fb, sb = g(b)
         while np.sign(fb) == np.sign(fa) and abs(fb) > self.budget_tol:
@@ -235,7 +262,7 @@ class NegishiSearch:
             fb, sb = g(b)
         if abs(fb) <= self.budget_tol:
             self.roots[m] = b
-            return sb
+            return sb, ()
         (lo, flo, slo), (hi, fhi, shi) = sorted([(a, fa, sa), (b, fb, sb)], key=lambda t: t[0])
         side = 0
         best = None
@@ -252,7 +279,7 @@ class NegishiSearch:
                 fm, sm = g(mid)
                 if abs(fm) <= self.budget_tol:
                     self.roots[m] = mid
-                    return sm
+                    return sm, ()
                 if fm < 0:
                     lo, flo, slo = mid, fm, sm
                     fhi = fhi * 0.5 if side == -1 else fhi
@@ -267,7 +294,7 @@ class NegishiSearch:
                 best = sol
             if _worst(best, m) <= self.budget_tol:
                 break
-        return best
+        return best, (shi, slo)
 
     def _endgame(self, m, u, slo, shi):
         """Tie the vertices around the jump and mix them (see module docstring)."""
@@ -302,9 +329,12 @@ class NegishiSearch:
                     _debug(f"  no surround m={m}: R=\n{R}")
                 # no allocation mix surrounds zero: try the prices instead, at the
                 # middle of the bracket (the dual breakpoint when the bracket is tiny)
-                v = u.copy()
-                v[m - 1] = 0.5 * (lo_u + hi_u)
+                # inner weights (types 2..m) from the bracket's own solutions, not
+                # the level's start u: the inner levels moved them
+                v = 0.5 * (slo.point.u + shi.point.u)
                 mid = self._eval(v)
+                if _DEBUG:
+                    _debug(f"  mid u={v} lo u={slo.point.u} hi u={shi.point.u}")
                 x, pt = self.o.balance(mid, pool, target)
                 pt.u = mid.u
                 sol = LevelSolution(pt, x, pool + [mid.state.sol.x], self.o.residual(x, pt))
@@ -346,9 +376,50 @@ def _worst(sol: LevelSolution, m: int) -> float:
 WARM_WIDTH = 1e-3
 
 
-def negishi(oracle, progress=None, weights0=None, **kw) -> tuple[LevelSolution, NegishiTrace]:
-    """Equilibrium weights, the balancing allocation and the trace (see NegishiSearch).
-    ``weights0``: a starting guess (e.g. the previous column-generation round's answer)."""
+class PermutedOracle:
+    """The oracle with types 2..H relabelled by ``perm`` (type 1, the weight numeraire,
+    stays first): the nested search then balances the types in another order.
+
+    Why: the search's levels are one-dimensional, and an equilibrium can sit on a
+    segment along which the *outer* type's weight is pinned at a breakpoint while the
+    inner one moves (H = 3: type 3's budget balances by mixing at one weight for a whole
+    range of type 2's); nested the other way round that segment is an inner root and
+    the outer residual is continuous along it.
+    """
+
+    def __init__(self, oracle, perm):
+        self.o = oracle
+        self.perm = np.asarray(perm)
+        self.inv = np.argsort(self.perm)
+        self.H, self.alpha = oracle.H, np.asarray(oracle.alpha)[self.perm]
+
+    def up(self, pt: NegishiPoint) -> NegishiPoint:
+        out = NegishiPoint(pt.weights[self.perm], pt.transfer[self.perm], pt.wealth[self.perm], pt.state)
+        if hasattr(pt, "u"):
+            out.u = np.log(out.weights[1:] / out.weights[0])
+        return out
+
+    def down(self, pt: NegishiPoint) -> NegishiPoint:
+        out = NegishiPoint(pt.weights[self.inv], pt.transfer[self.inv], pt.wealth[self.inv], pt.state)
+        out.u = np.log(out.weights[1:] / out.weights[0])
+        return out
+
+    def evaluate(self, weights):
+        return self.up(self.o.evaluate(np.asarray(weights, float)[self.inv]))
+
+    def balance(self, pt, support=(), penalize=None):
+        pen = None if penalize is None else np.asarray(penalize)[self.inv]
+        x, p2 = self.o.balance(self.down(pt), support, pen)
+        return x, self.up(p2)
+
+    def residual(self, x, pt):
+        return self.o.residual(x, self.down(pt))[self.perm]
+
+    def utilities(self, x):
+        return self.o.utilities(x)[self.perm]
+
+
+def _search_once(oracle, progress, weights0, kw):
     if weights0 is not None:
         kw.setdefault("width", WARM_WIDTH)
     search = NegishiSearch(oracle, progress=progress, **kw)
@@ -357,5 +428,28 @@ def negishi(oracle, progress=None, weights0=None, **kw) -> tuple[LevelSolution, 
         w = np.asarray(weights0, float)
         u0 = np.log(w[1:] / w[0])
         search.roots = {m: u0[m - 1] for m in range(1, w.size)}
-    sol = search.solve(u0)
-    return sol, search.trace
+    return search.solve(u0), search
+
+
+def negishi(oracle, progress=None, weights0=None, **kw) -> tuple[LevelSolution, NegishiTrace]:
+    """Equilibrium weights, the balancing allocation and the trace (see NegishiSearch).
+    ``weights0``: a starting guess (e.g. the previous column-generation round's answer).
+
+    With H >= 3, if the budgets do not balance the search is repeated with types 2..H
+    balanced in each cyclically shifted order (:class:`PermutedOracle`); the best
+    answer is returned in the original labelling.
+    """
+    sol, search = _search_once(oracle, progress, weights0, dict(kw))
+    trace, H = search.trace, oracle.H
+    tol = kw.get("budget_tol", 1e-10)
+    for shift in range(1, H - 1):
+        if _worst(sol, H - 1) <= tol:
+            break
+        perm = np.concatenate([[0], np.roll(np.arange(1, H), -shift)])
+        po = PermutedOracle(oracle, perm)
+        w0 = None if weights0 is None else np.asarray(weights0, float)[perm]
+        psol, psearch = _search_once(po, progress, w0, dict(kw))
+        trace.points += [po.down(p) for p in psearch.trace.points]
+        if _worst(psol, H - 1) < _worst(sol, H - 1):
+            sol = LevelSolution(po.down(psol.point), psol.x, psol.pool, psol.residual[po.inv])
+    return sol, trace

@@ -21,7 +21,8 @@ labelled dataset at the end, resumable.
   ``[].`` turned into ``_`` (the path is the dimension's ``long_name``). Grids that differ
   between points (the collateral economy's z grid holds the no-trade fundamental, which
   moves with endowments; refined liquidity grids) become positional dimensions with
-  their values in ``<dim>_value``. Group ``sweep`` holds per point: ``passed``
+  their values in ``<dim>_value``; dimensions without coordinates whose size varies (the
+  support of the state lotteries, ``x1_point``) are padded with NaN. Group ``sweep`` holds per point: ``passed``
   (certificate), ``seconds`` and ``error`` (a failed solve is recorded, not fatal).
 """
 
@@ -120,7 +121,10 @@ def _step(node, tok, path, tokens, i, data, create=False):
         if tok not in node:
             if create:
                 return None
-            raise SpecError("--param", f"{path}: the file has no {where}; check the key (see grids/*.toml)")
+            from .io.config import _suggest
+
+            hint = _suggest(tok, [k for k in node if isinstance(k, str)])
+            raise SpecError("--param", f"{path}: the file has no {where}{hint}; check the key (see grids/*.toml)")
         return node[tok]
     if not isinstance(node, list) or tok >= len(node):
         size = len(node) if isinstance(node, list) else "no"
@@ -176,8 +180,9 @@ def load_sweep(file, params, concepts=None, tol=None, backend=None, method=None)
         raise SpecError("--param", "each parameter may be swept once")
     sweep = Sweep(str(file), raw, params, tuple(concepts) if concepts else None, tol, backend, method)
     for _, values in sweep.points():
+        data = sweep.point_data(values)  # a bad path fails here, whatever the value
         try:
-            parse_spec(sweep.point_data(values), source=str(file))
+            parse_spec(data, source=str(file))
         except SpecError as exc:
             at = ", ".join(f"{k} = {v:g}" for k, v in values.items())
             raise SpecError(exc.field, f"{exc.message} (at {at})") from None
@@ -338,13 +343,12 @@ def _combine_group(sweep: Sweep, items: list) -> xr.Dataset:
 
 
 def _varying_dims(datasets) -> set:
-    """Index dimensions whose coordinate values differ between points."""
+    """Dimensions that differ between points: index dimensions whose coordinate values
+    differ, and dimensions without coordinates whose sizes differ (a lottery's support)."""
     seen, varying = {}, set()
     for ds in datasets:
         for d in ds.dims:
-            if d not in ds.indexes:
-                continue
-            v = np.asarray(ds.indexes[d])
+            v = np.asarray(ds.indexes[d]) if d in ds.indexes else np.arange(ds.sizes[d])
             if d in seen and (seen[d].shape != v.shape or not np.array_equal(seen[d], v)):
                 varying.add(d)
             seen.setdefault(d, v)
@@ -353,6 +357,9 @@ def _varying_dims(datasets) -> set:
 
 def _positional(ds: xr.Dataset, varying: set, size: dict) -> xr.Dataset:
     for d in varying & set(ds.dims):
+        if d not in ds.coords:  # no values to keep: pad with NaN to the largest size
+            ds = ds.pad({d: (0, size[d] - ds.sizes[d])})
+            continue
         vals = ds[d].values
         ds = ds.drop_vars(d)
         pad = size[d] - ds.sizes[d]

@@ -75,3 +75,36 @@ def test_a_file_without_the_spec_is_a_clear_error(tmp_path, capsys):
         check_file(f)
     assert main(["check", str(f)]) == 2
     assert main(["check", str(tmp_path / "missing.nc")]) == 2
+
+
+@pytest.mark.parametrize("method", ["grid", "colgen"])
+def test_segregated_consumer_problems_are_rechecked(tmp_path, method):
+    """Segregated exchanges: from the saved lotteries and prices alone, each type's budget
+    problem is re-solved (enumeration + duality, no LP): it passes as saved; raising the
+    fee of the most crowded exchange makes its members' lotteries unaffordable or
+    suboptimal; moving probability inside a state lottery breaks the k-marginal."""
+    from test_cli import tiny_spec
+
+    out = tmp_path / "seg.nc"
+    assert main(["solve", str(tiny_spec(tmp_path)), "--quiet", "--concept", "segregated", "--method", method,
+                 "--out", str(out)]) == 0
+    cert = check_file(out)["segregated"]
+    assert cert.passed, str(cert)
+    assert {"consumer_optimality", "consumer.affordable", "consumer.lotteries"} <= set(cert.checks)
+
+    groups = read_netcdf(out)
+    ds = groups["segregated"]
+    j = int(ds["mass"].argmax())
+    fee = ds["P_Delta"].values.copy()
+    fee[j] += 0.05 * (1 + abs(fee[j]))
+    ds["P_Delta"] = ("exchange", fee)
+    cert = check_file(write_netcdf(tmp_path / "fee.nc", groups))["segregated"]
+    assert {"consumer_optimality", "consumer.affordable"} & set(cert.failed()), str(cert)
+
+    groups = read_netcdf(out)
+    ds = groups["segregated"]
+    prob = ds["x1_prob"].values.copy()
+    prob[0] *= 0.5
+    ds["x1_prob"] = ("x1_point", prob)
+    cert = check_file(write_netcdf(tmp_path / "lottery.nc", groups))["segregated"]
+    assert "consumer.lotteries" in cert.failed(), str(cert)

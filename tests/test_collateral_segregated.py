@@ -241,3 +241,38 @@ def test_env2_refinement_converges():
     d2 = np.abs(out[2] - out[1]).max()
     assert d2 < d1
     assert d2 < 0.03
+
+
+@pytest.mark.parametrize("seed", [1, 6])
+def test_active_fee_interval_ends_are_price_systems_supporting_the_equilibrium(seed):
+    """Active exchanges' fees are not unique either (random_economy(2, 2, seed): an
+    active exchange's fee ranges over > 1e-2). Each end of the reported interval is a
+    price system at which the same allocation is still an equilibrium, checked here
+    without the interval code's own rows: every bundle's reduced cost <= 0 and = 0 on
+    the support (tolerance: HiGHS's 1e-9 dual feasibility, relative, plus its 1e-7
+    primal feasibility of the face LP), and every type's budget (59) balances when
+    recomputed with :func:`expenditures` at those prices (1e-7 of wealth)."""
+    from segex.economies.collateral.segregated import _DualFace, expenditures, read_prices
+    from segex.economies.collateral.synthetic import random_economy
+
+    e = random_economy(2, 2, seed=seed)
+    r = solve_segregated(e, CollateralGrids.build(e, c={"n": 15}, k={"n": 5}, z={"n": 5}, a={"n": 5}))
+    assert r.certificate.passed, str(r.certificate)
+    wide = [x for x in r.to_dict()["exchanges"] if x["active"] and np.diff(x["fee_interval"])[0] > 1e-2]
+    assert wide, "expected an active exchange with a non-unique fee"
+    prog = r.prog
+    face = _DualFace(prog, r.x, r.row_dual, True)
+    c, At = prog.lp.c, prog.lp.A.T.tocsr()
+    tol = 1e-9 * np.abs(c).max() + 1e-6
+    for x in wide:
+        s, j = x["state"] - 1, int(x["id"].split(":z")[1])
+        i = prog.lp.row_blocks[f"rights[{s}]"].start + j
+        for end, (fee, v) in zip(x["fee_interval"], face.extremes(i)):
+            assert fee == pytest.approx(end) and v[-1] > 0
+            y = v[:-1] / v[-1]
+            rc = c - At @ y
+            assert rc.max() <= tol and np.abs(rc[r.x > 1e-12]).max() <= tol
+            prices = read_prices(prog, y)
+            assert prices.P_delta[s][j] == pytest.approx(fee, abs=1e-9)
+            spend, wealth, _ = expenditures(prog, r.x, prices)
+            assert np.abs(spend - wealth).max() <= 1e-7 * wealth.max()

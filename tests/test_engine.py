@@ -358,6 +358,22 @@ def test_infeasible_and_unbounded_status(backend, opts):
     assert exc.value.status in ("unbounded", "infeasible_or_unbounded")
 
 
+def test_stopped_on_a_limit_is_an_error_not_a_solution():
+    """A solve stopped by a limit raises with the status named and what to change; no
+    LPSolution that looks valid comes back (a time limit of 0 stops before the first
+    iteration, on any machine)."""
+    from segex.economies.collateral import CollateralGrids
+    from segex.economies.collateral.program2 import build_program2
+    from segex.economies.collateral.synthetic import random_economy
+
+    e = random_economy(2, 1, seed=0)
+    prog = build_program2(e, CollateralGrids.build(e, c={"n": 15}, k={"n": 5}, z={"n": 5}, a={"n": 5}))
+    with pytest.raises(SolveError) as exc:
+        solve(prog.lp, backend="highs", time_limit=0.0)
+    assert exc.value.status == "time_limit"
+    assert "time limit" in str(exc.value) and "coarsen the grids or raise the limit" in str(exc.value)
+
+
 @pytest.mark.parametrize("backend", ["highs", "cvxpy"])
 def test_empty_model(backend):
     lp = LP(c=np.zeros(0), A=sp.csc_matrix((1, 0)), col_lb=np.zeros(0), col_ub=np.zeros(0),

@@ -109,7 +109,9 @@ def _with(base, **changes):
 _DROP = object()
 
 
-@pytest.mark.parametrize("data, field, phrase", [
+#: (parsed grid file, field the SpecError names, a phrase of its message); also run through
+#: the CLI by tests/test_cli_bad_input.py
+BAD_LIQUIDITY = [
     (_with(BASE, family="habit"), "family", "unknown preference family"),
     (_with(BASE, theta=_DROP), "theta", "missing required key"),
     (_with(BASE, prob=[0.5, 0.6]), "prob", "off by"),
@@ -133,7 +135,10 @@ _DROP = object()
     (_with(BASE, grid__I={"points": [0.5, float("nan")]}), "grid.I.points", "finite"),
     (_with(KT, grid__c={"min": 0.0, "max": 3.0, "n": 5}), "grid.c", "unknown key"),
     (_with(KT, solve__concepts=["SP3"]), "solve.concepts", "unknown solution concept"),
-])
+]
+
+
+@pytest.mark.parametrize("data, field, phrase", BAD_LIQUIDITY)
 def test_bad_liquidity_input_names_the_field(data, field, phrase):
     with pytest.raises(SpecError) as err:
         parse_spec(data)

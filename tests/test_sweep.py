@@ -131,9 +131,18 @@ def test_pareto_weights_sweep_on_the_collateral_economy(tmp_path):
     sweep = load_sweep(f, ["solve.weights[1]=0.5,1,2"], concepts=["segregated"])
     summary = run_sweep(sweep, out, workers=0, progress=False)
     assert summary["failed"] == 0 and summary["uncertified"] == 0
-    u = read_netcdf(out)["segregated"]["utility"]
+    seg = read_netcdf(out)["segregated"]
+    u = seg["utility"]
     assert u.dims == ("solve_weights_1", "type")
     assert np.all(np.diff(u.sel(type=2).values) > -1e-9) and np.all(np.diff(u.sel(type=1).values) < 1e-9)
+    # the state lotteries' supports differ in size between points: padded with NaN, and
+    # every point's probabilities still sum to one per type and state
+    prob = seg["x1_prob"]
+    assert prob.dims == ("solve_weights_1", "x1_point") and bool(prob.isnull().any())
+    for w in prob["solve_weights_1"].values:
+        p = prob.sel(solve_weights_1=w).values
+        n = int(np.isfinite(p).sum())
+        assert p[:n].sum() == pytest.approx(seg.sizes["type"] * seg.sizes["state"], rel=1e-9)
 
 
 SMALL_GRID = """[grid]

@@ -21,21 +21,24 @@ _BANNER_SILENCED = False
 
 def _highs():
     """A silent Highs instance. The first construction in a process prints a banner on
-    the C-level stdout, which would corrupt ``--json`` output: send it to stderr once."""
+    the C-level stdout, which would corrupt ``--json`` output (and, on stderr, turn a
+    one-line error into three): send it to the null device once."""
     global _BANNER_SILENCED
     import highspy
 
     if not _BANNER_SILENCED:
         sys.stdout.flush()
         saved = os.dup(1)
+        null = os.open(os.devnull, os.O_WRONLY)
         try:
-            os.dup2(2, 1)
+            os.dup2(null, 1)
             h = highspy.Highs()
             h.setOptionValue("output_flag", False)
         finally:
             sys.stdout.flush()
             os.dup2(saved, 1)
             os.close(saved)
+            os.close(null)
         _BANNER_SILENCED = True
     else:
         h = highspy.Highs()
@@ -155,6 +158,21 @@ class HighsSession:
 
     def set_basis(self, basis) -> None:
         self.h.setBasis(basis)
+
+    def add_rows(self, A, lb, ub) -> None:
+        """Append rows (a sparse matrix over the LP's columns, row bounds); the next
+        :meth:`run` warm-starts from the kept basis (lazy constraint generation)."""
+        import scipy.sparse as sp
+
+        A = sp.csr_matrix(A)
+        lb, ub = np.asarray(lb, dtype=np.float64), np.asarray(ub, dtype=np.float64)
+        self.h.addRows(A.shape[0], lb, ub, A.nnz, A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32),
+                       A.data.astype(np.float64))
+        lp = self.lp
+        lp.A = sp.vstack([lp.A, A]).tocsc()
+        lp.row_lb, lp.row_ub = np.concatenate([lp.row_lb, lb]), np.concatenate([lp.row_ub, ub])
+        if self.runs:
+            self.h.setOptionValue("solver", "simplex")
 
     def run(self) -> LPSolution:
         h = self.h

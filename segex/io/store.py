@@ -172,9 +172,18 @@ def read_netcdf(path) -> dict[str, xr.Dataset]:
     path = str(path)
     if not os.path.exists(path):
         raise StoreError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise StoreError(f"{path}: is a directory; give a .nc file written by segex solve --out")
     engine = _engine()
+    try:
+        names = _group_names(path)
+    except PermissionError:
+        raise StoreError(f"{path}: cannot read it (permission denied); check the file's permissions") from None
+    except OSError as exc:  # not HDF5 (a TOML file, text, netCDF3) or truncated
+        raise StoreError(f"{path}: not a netCDF4 file segex can read ({exc}); give a file written by "
+                         "segex solve --out") from None
     out = {}
-    for name in _group_names(path):
+    for name in names:
         with xr.open_dataset(path, group=name, engine=engine) as ds:
             out[name] = _decode(ds.load())
     return out
