@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
                         "polish them) until the answer changes by less than TOL -- p0, K, consumption and fees for "
                         "the collateral economy, welfare for the liquidity economies (the file's grid is the start; "
                         "overrides solve.tol)")
+    s.add_argument("--time-limit", type=_seconds, metavar="SECONDS", dest="time_limit",
+                   help="stop any LP solve after this many seconds, an error naming the limit (overrides "
+                        "solve.time_limit)")
     s.add_argument("--quiet", action="store_true", help="no progress bars or status messages")
     _solve_options(s)
 
@@ -106,6 +109,16 @@ def _solve_options(s):
     s.add_argument("--concept", choices=ALL_CONCEPTS, action="extend", nargs="+", metavar="NAME",
                    help="solution concept(s) to compute at every point (overrides solve.concepts)")
     s.add_argument("--tol", type=_tolerance, metavar="TOL", help="accuracy mode at every point (overrides solve.tol)")
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--time-limit: expected seconds such as 600, got {text!r}") from None
+    if not (0 < v < math.inf):
+        raise argparse.ArgumentTypeError(f"--time-limit: must be a positive number of seconds, got {text}")
+    return v
 
 
 def _tolerance(text: str) -> float:
@@ -160,6 +173,7 @@ def _solve(args) -> int:
     if args.out:
         _check_out(args.out)  # before the solve, not after it
     results = solve_spec(spec, concepts=args.concept, backend=args.backend, method=args.method, tol=args.tol,
+                         time_limit=args.time_limit,
                          progress=not args.quiet, status=lambda m: _status(args, m))
     report = _report(spec.name, results)
     if args.json:

@@ -18,10 +18,18 @@ SOLVERS = {
 COLLATERAL_CONCEPTS = tuple(SOLVERS)
 
 
-def solve_spec(spec, concepts=None, backend=None, method=None, tol=None, progress=False, status=None) -> dict:
+def solve_spec(spec, concepts=None, backend=None, method=None, tol=None, progress=False, status=None,
+               time_limit=None) -> dict:
     """``{concept: result}`` for ``spec`` (a :class:`segex.io.config.RunSpec`). Arguments
     left as None take the file's ``[solve]`` values; ``status(message)`` is called before
-    each solve of a liquidity economy."""
+    each solve of a liquidity economy; ``time_limit``: seconds per HiGHS run."""
+    from .backends.highs import time_limit as highs_time_limit
+
+    with highs_time_limit(time_limit if time_limit is not None else spec.solve.time_limit):
+        return _solve_spec(spec, concepts, backend, method, tol, progress, status)
+
+
+def _solve_spec(spec, concepts, backend, method, tol, progress, status) -> dict:
     concepts = tuple(dict.fromkeys(concepts)) if concepts else spec.solve.concepts
     backend = backend or spec.solve.backend
     tol = tol if tol is not None else spec.solve.tol

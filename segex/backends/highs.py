@@ -7,6 +7,7 @@ which is exactly the engine's convention, so no sign flip is applied here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -17,6 +18,23 @@ from ..engine.lp import LP, LPSolution
 from ..errors import SolveError
 
 _BANNER_SILENCED = False
+
+
+#: seconds per HiGHS run for sessions opened without their own (see :func:`time_limit`)
+_TIME_LIMIT = None
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Every HiGHS run started inside stops after ``seconds`` (None: no limit); a run
+    stopped by it raises :class:`SolveError` with status ``time_limit``. ``segex solve``
+    sets it from ``solve.time_limit`` / ``--time-limit``."""
+    global _TIME_LIMIT
+    saved, _TIME_LIMIT = _TIME_LIMIT, seconds
+    try:
+        yield
+    finally:
+        _TIME_LIMIT = saved
 
 
 def _highs():
@@ -136,6 +154,7 @@ class HighsSession:
         h.setOptionValue("random_seed", 0)
         if threads is not None:
             h.setOptionValue("threads", int(threads))
+        time_limit = _TIME_LIMIT if time_limit is None else time_limit
         if time_limit is not None:
             h.setOptionValue("time_limit", float(time_limit))
         self.c_scale = objective_scale(lp.c)
@@ -234,7 +253,8 @@ def _explain(status: str) -> str:
         "infeasible": "no lottery on these grids satisfies every constraint",
         "unbounded": "the objective is unbounded; a grid point gives infinite utility (consumption at 0?)",
         "infeasible_or_unbounded": "HiGHS could not tell infeasible from unbounded; rerun with presolve off",
-        "time_limit": "stopped at the time limit before optimality; coarsen the grids or raise the limit",
+        "time_limit": "stopped at the time limit before optimality (solve.time_limit / --time-limit, seconds "
+                      "per LP); coarsen the grids or raise the limit",
         "iteration_limit": "stopped at the iteration limit before optimality",
         "memory_limit": "ran out of memory; coarsen the grids",
     }.get(status, "the solver did not reach an optimal solution")

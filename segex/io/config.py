@@ -58,7 +58,7 @@ TOP_KEYS = ("economy", "name", "beta", "gamma", "prob", "R", "types", "grid", "s
 TYPE_KEYS = ("share", "endowment")
 GRID_KEYS = ("c", "k", "z", "a")
 GRID_SPEC_KEYS = ("min", "max", "n", "spacing", "points")
-SOLVE_KEYS = ("concepts", "weights", "backend", "method", "tol")
+SOLVE_KEYS = ("concepts", "weights", "backend", "method", "tol", "time_limit")
 
 
 @dataclass
@@ -73,6 +73,7 @@ class SolveOptions:
     backend: str = "highs"
     method: str = "grid"
     tol: float | None = None  # accuracy mode (refine.solve_to_tolerance) when set
+    time_limit: float | None = None  # seconds per HiGHS run; a run stopped by it is an error
 
 
 @dataclass
@@ -211,6 +212,7 @@ def parse_spec(data: dict, source: str = "<string>") -> RunSpec:
         backend=_backend(solve.get("backend", "highs")),
         method=_method(solve.get("method", "grid")),
         tol=_tol(solve.get("tol")),
+        time_limit=_time_limit(solve.get("time_limit")),
     )
     return RunSpec(economy=econ, grid=dict(grid), solve=options, path=source if is_file else None, raw=data)
 
@@ -373,6 +375,15 @@ def _tol(t) -> float | None:
     if not _is_number(t) or not math.isfinite(t) or not 0 < t < 1:
         raise SpecError("solve.tol", f"must be a number in (0, 1), e.g. tol = 1e-4 (the accuracy asked of the "
                                      f"answer), got {_tname(t) if not _is_number(t) else t}")
+    return float(t)
+
+
+def _time_limit(t) -> float | None:
+    if t is None:
+        return None
+    if not _is_number(t) or not math.isfinite(t) or t <= 0:
+        raise SpecError("solve.time_limit", "must be a positive number of seconds per LP solve, e.g. "
+                                            f"time_limit = 600, got {_tname(t) if not _is_number(t) else t}")
     return float(t)
 
 

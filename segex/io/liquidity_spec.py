@@ -30,14 +30,14 @@ from __future__ import annotations
 from ..economies.liquidity.concepts import FGT_CONCEPTS, KT_CONCEPTS
 from ..errors import SpecError
 from .config import (BACKENDS, RunSpec, SolveOptions, _backend, _check_grid_spec, _check_keys, _concepts, _number,
-                     _numbers, _tname, _tol)
+                     _numbers, _time_limit, _tname, _tol)
 
 KEYS = {
     "liquidity": ("economy", "name", "family", "theta", "prob", "gamma", "R_hat", "e", "rho", "grid", "solve"),
     "diamond_dybvig": ("economy", "name", "pi", "gamma", "R_hat", "rho", "e", "grid", "solve"),
 }
 GRID_KEYS = {"liquidity": ("R", "p", "I", "c"), "diamond_dybvig": ("R", "p", "I")}
-SOLVE_KEYS = ("concepts", "backend", "tol")
+SOLVE_KEYS = ("concepts", "backend", "tol", "time_limit")
 CONCEPTS = {"liquidity": FGT_CONCEPTS, "diamond_dybvig": KT_CONCEPTS}
 DEFAULT_CONCEPTS = {"liquidity": ("SP1", "SP2", "CE3", "SP3"), "diamond_dybvig": KT_CONCEPTS}
 
@@ -87,5 +87,5 @@ def parse_liquidity(data: dict, kind: str, name: str, path: str | None) -> RunSp
     _check_keys(solve, SOLVE_KEYS, "solve")
     options = SolveOptions(concepts=_concepts(solve.get("concepts", list(DEFAULT_CONCEPTS[kind])), CONCEPTS[kind]),
                            weights="negishi", backend=_backend(solve.get("backend", BACKENDS[0])),
-                           tol=_tol(solve.get("tol")))
+                           tol=_tol(solve.get("tol")), time_limit=_time_limit(solve.get("time_limit")))
     return RunSpec(economy=econ, grid=dict(grid), solve=options, path=path, kind=kind, raw=data)
