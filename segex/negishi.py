@@ -155,6 +155,8 @@ def _debug(msg: str) -> None:
     import sys
 
     print(msg, file=sys.stderr, flush=True)
+#: budgets balance when every |T^h| / w^h is below this
+BUDGET_TOL = 1e-10
 #: relative welfare gap within which a pooled vertex counts as a frontier neighbour
 NEAR_OPT = 1e-6
 
@@ -169,13 +171,13 @@ class NegishiSearch:
     ``utilities(x) -> (H,)`` expected utilities.
     """
 
-    def __init__(self, oracle, tol=1e-3, budget_tol=1e-10, progress=None, max_iter=60, max_endgame=25, width=0.25):
+    def __init__(self, oracle, tol=1e-3, budget_tol=None, progress=None, max_iter=60, max_endgame=25, width=0.25):
         self.o = oracle
         self.width = width  # first bracket half-width in log weight; doubled until it brackets
         self.max_endgame = max_endgame
         self.history = {}
         self.tol = tol
-        self.budget_tol = budget_tol
+        self.budget_tol = BUDGET_TOL if budget_tol is None else budget_tol
         self.progress = progress
         self.max_iter = max_iter
         self.trace = NegishiTrace()
@@ -225,7 +227,10 @@ class NegishiSearch:
             if _DEBUG:
                 _debug(f"branch retry m={m} from u={end.point.u} r={end.residual}")
             start = {k: end.point.u[k - 1] for k in range(1, m)}
-            sol, _ = self._search(m, end.point.u.copy(), end.point.u[m - 1], start)
+            try:
+                sol, _ = self._search(m, end.point.u.copy(), end.point.u[m - 1], start)
+            except RuntimeError:  # no bracket along this branch: keep what we have
+                continue
             if _worst(sol, m) < _worst(best, m):
                 best = sol
             if _worst(best, m) <= self.budget_tol:
@@ -441,14 +446,17 @@ def negishi(oracle, progress=None, weights0=None, **kw) -> tuple[LevelSolution, 
     """
     sol, search = _search_once(oracle, progress, weights0, dict(kw))
     trace, H = search.trace, oracle.H
-    tol = kw.get("budget_tol", 1e-10)
+    tol = kw.get("budget_tol", BUDGET_TOL)
     for shift in range(1, H - 1):
         if _worst(sol, H - 1) <= tol:
             break
         perm = np.concatenate([[0], np.roll(np.arange(1, H), -shift)])
         po = PermutedOracle(oracle, perm)
         w0 = None if weights0 is None else np.asarray(weights0, float)[perm]
-        psol, psearch = _search_once(po, progress, w0, dict(kw))
+        try:
+            psol, psearch = _search_once(po, progress, w0, dict(kw))
+        except RuntimeError:  # no bracket in this order: keep what we have
+            continue
         trace.points += [po.down(p) for p in psearch.trace.points]
         if _worst(psol, H - 1) < _worst(sol, H - 1):
             sol = LevelSolution(po.down(psol.point), psol.x, psol.pool, psol.residual[po.inv])

@@ -90,7 +90,7 @@ def test_segregated_consumer_problems_are_rechecked(tmp_path, method):
                  "--out", str(out)]) == 0
     cert = check_file(out)["segregated"]
     assert cert.passed, str(cert)
-    assert {"consumer_optimality", "consumer.affordable", "consumer.lotteries"} <= set(cert.checks)
+    assert {"consumer_optimality", "consumer.transfer", "consumer.no_transfer", "consumer.lotteries"} <= set(cert.checks)
 
     groups = read_netcdf(out)
     ds = groups["segregated"]
@@ -99,7 +99,14 @@ def test_segregated_consumer_problems_are_rechecked(tmp_path, method):
     fee[j] += 0.05 * (1 + abs(fee[j]))
     ds["P_Delta"] = ("exchange", fee)
     cert = check_file(write_netcdf(tmp_path / "fee.nc", groups))["segregated"]
-    assert {"consumer_optimality", "consumer.affordable"} & set(cert.failed()), str(cert)
+    assert {"consumer_optimality", "consumer.transfer"} & set(cert.failed()), str(cert)
+
+    # a transfer the lottery's cost does not account for, in an equilibrium file
+    groups = read_netcdf(out)
+    ds = groups["segregated"]
+    ds["lump_sum"] = ds["lump_sum"] + 0.05
+    cert = check_file(write_netcdf(tmp_path / "transfer.nc", groups))["segregated"]
+    assert {"consumer.transfer", "consumer.no_transfer"} <= set(cert.failed()), str(cert)
 
     groups = read_netcdf(out)
     ds = groups["segregated"]
@@ -108,3 +115,24 @@ def test_segregated_consumer_problems_are_rechecked(tmp_path, method):
     ds["x1_prob"] = ("x1_point", prob)
     cert = check_file(write_netcdf(tmp_path / "lottery.nc", groups))["segregated"]
     assert "consumer.lotteries" in cert.failed(), str(cert)
+
+
+def test_consumer_check_uses_the_results_own_grids(tmp_path):
+    """A result solved on grids other than its file's (accuracy mode refines z): the
+    check enumerates the grids saved with the result, not the spec's, and passes."""
+    from test_cli import tiny_spec
+
+    from segex.economies.collateral import CollateralGrids, solve_segregated
+    from segex.io.config import load_spec
+    from segex.run import datasets
+
+    spec = load_spec(tiny_spec(tmp_path))
+    e = spec.economy
+    g = CollateralGrids.build(e, c={"n": 61}, k={"min": 0.0, "max": 2.5, "n": 11}, z={"min": 0.6, "max": 1.0, "n": 13},
+                              a={"min": -1.0, "max": 1.0, "n": 7})
+    assert g.z[0].size != spec.build_grids().z[0].size
+    res = solve_segregated(e, g)
+    out = write_netcdf(tmp_path / "refined.nc", datasets({"segregated": res}, spec))
+    cert = check_file(out)["segregated"]
+    assert cert.passed, str(cert)
+    assert cert.checks["consumer_optimality"].residual < 1e-8

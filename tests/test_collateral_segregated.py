@@ -249,9 +249,10 @@ def test_active_fee_interval_ends_are_price_systems_supporting_the_equilibrium(s
     active exchange's fee ranges over > 1e-2). Each end of the reported interval is a
     price system at which the same allocation is still an equilibrium, checked here
     without the interval code's own rows: every bundle's reduced cost <= 0 and = 0 on
-    the support (tolerance: HiGHS's 1e-9 dual feasibility, relative, plus its 1e-7
-    primal feasibility of the face LP), and every type's budget (59) balances when
-    recomputed with :func:`expenditures` at those prices (1e-7 of wealth)."""
+    the support (tolerance: HiGHS's 1e-9 dual feasibility relative to max|c|, plus
+    1e-6 of room; observed 2e-8), and every type's budget (59) balances when
+    recomputed with :func:`expenditures` at those prices (1e-7 of wealth). And they are
+    the extremes: an exact LP with every row agrees to 1e-6 relative."""
     from segex.economies.collateral.segregated import _DualFace, expenditures, read_prices
     from segex.economies.collateral.synthetic import random_economy
 
@@ -276,3 +277,30 @@ def test_active_fee_interval_ends_are_price_systems_supporting_the_equilibrium(s
             assert prices.P_delta[s][j] == pytest.approx(fee, abs=1e-9)
             spend, wealth, _ = expenditures(prog, r.x, prices)
             assert np.abs(spend - wealth).max() <= 1e-7 * wealth.max()
+    # ... and they are the extremes: the same program with every bundle's row at once, no
+    # box, no warm start (scipy's HiGHS), over the same tolerances
+    from scipy.optimize import linprog
+
+    from segex.economies.collateral.segregated import budget_rows
+
+    B, rhs = budget_rows(prog, r.x)
+    m = prog.lp.A.shape[0]
+    g1 = np.zeros(m + 1)
+    g1[prog.lp.row_blocks["good1"].start] = 1.0
+    eqc = r.x > 1e-12
+    Af = np.hstack([At.toarray(), -c[:, None]])
+    A_ub = np.vstack([-Af, Af[eqc]])
+    b_ub = np.concatenate([np.where(eqc, face.feas_eq, face.feas), np.full(eqc.sum(), face.feas_eq)])
+    bt = face.fixed_hi[1:]
+    A_ub = np.vstack([A_ub, np.hstack([B.toarray(), -rhs[:, None]]), -np.hstack([B.toarray(), -rhs[:, None]])])
+    b_ub = np.concatenate([b_ub, bt, bt])
+    for x in wide:
+        s, j = x["state"] - 1, int(x["id"].split(":z")[1])
+        i = prog.lp.row_blocks[f"rights[{s}]"].start + j
+        for end, sign in zip(x["fee_interval"], (1.0, -1.0)):
+            obj = np.zeros(m + 1)
+            obj[i] = sign
+            ex = linprog(obj, A_ub=A_ub, b_ub=b_ub, A_eq=g1[None, :], b_eq=[1.0],
+                         bounds=[(None, None)] * m + [(0, None)], method="highs",
+                         options={"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9})
+            assert ex.status == 0 and ex.x[i] == pytest.approx(end, rel=1e-6, abs=1e-9)

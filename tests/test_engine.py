@@ -374,6 +374,34 @@ def test_stopped_on_a_limit_is_an_error_not_a_solution():
     assert "time limit" in str(exc.value) and "coarsen the grids or raise the limit" in str(exc.value)
 
 
+def test_time_limit_is_per_lp_solve_not_per_session():
+    """HiGHS's run clock keeps counting across the warm re-solves of one instance; the
+    limit must apply to each solve. Warm re-solves at many Pareto weights whose total
+    time is several times the limit, each far below it: none may stop."""
+    from segex.backends.highs import HighsSession
+    from segex.economies.collateral import CollateralGrids
+    from segex.economies.collateral.program2 import build_program2
+    from segex.economies.collateral.synthetic import random_economy
+
+    e = random_economy(3, 1, seed=2)
+    prog = build_program2(e, CollateralGrids.build(e, c={"n": 15}, k={"n": 5}, z={"n": 5}, a={"n": 5}))
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, (400, 3))
+
+    def runs(session, n):
+        times = []
+        for w in weights[:n]:
+            prog.set_weights(w)
+            session.set_cost(prog.lp.c)
+            times.append(session.run().solve_s)
+        return np.array(times)
+
+    times = runs(HighsSession(prog.lp), 400)
+    limit = 4 * times.max()
+    n = int(np.searchsorted(np.cumsum(times), 3 * limit)) + 1  # runs that take 3 limits in total
+    assert n <= 400, "calibration: the runs are too uneven for this test"
+    runs(HighsSession(prog.lp, time_limit=limit), n)
+
+
 @pytest.mark.parametrize("backend", ["highs", "cvxpy"])
 def test_empty_model(backend):
     lp = LP(c=np.zeros(0), A=sp.csc_matrix((1, 0)), col_lb=np.zeros(0), col_ub=np.zeros(0),

@@ -154,9 +154,9 @@ class HighsSession:
         h.setOptionValue("random_seed", 0)
         if threads is not None:
             h.setOptionValue("threads", int(threads))
-        time_limit = _TIME_LIMIT if time_limit is None else time_limit
-        if time_limit is not None:
-            h.setOptionValue("time_limit", float(time_limit))
+        # HiGHS's run clock keeps counting across the runs of one instance, so the
+        # limit is re-based on it before every run (:meth:`run`): a limit per LP solve
+        self.time_limit = _TIME_LIMIT if time_limit is None else time_limit
         self.c_scale = objective_scale(lp.c)
         if h.passModel(to_highs_lp(lp, self.c_scale)) == highspy.HighsStatus.kError:
             raise SolveError("load_error", "HiGHS rejected the model (check matrix dimensions and dtypes)")
@@ -183,10 +183,14 @@ class HighsSession:
         :meth:`run` warm-starts from the kept basis (lazy constraint generation)."""
         import scipy.sparse as sp
 
+        import highspy
+
         A = sp.csr_matrix(A)
         lb, ub = np.asarray(lb, dtype=np.float64), np.asarray(ub, dtype=np.float64)
-        self.h.addRows(A.shape[0], lb, ub, A.nnz, A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32),
-                       A.data.astype(np.float64))
+        status = self.h.addRows(A.shape[0], lb, ub, A.nnz, A.indptr[:-1].astype(np.int32),
+                                A.indices.astype(np.int32), A.data.astype(np.float64))
+        if status == highspy.HighsStatus.kError:
+            raise SolveError("load_error", "HiGHS rejected the added rows (check their dimensions and dtypes)")
         lp = self.lp
         lp.A = sp.vstack([lp.A, A]).tocsc()
         lp.row_lb, lp.row_ub = np.concatenate([lp.row_lb, lb]), np.concatenate([lp.row_ub, ub])
@@ -195,6 +199,8 @@ class HighsSession:
 
     def run(self) -> LPSolution:
         h = self.h
+        if self.time_limit is not None:
+            h.setOptionValue("time_limit", h.getRunTime() + float(self.time_limit))
         t0 = time.perf_counter()
         h.run()
         solve_s = time.perf_counter() - t0

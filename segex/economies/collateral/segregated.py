@@ -122,11 +122,13 @@ class _Oracle:
         return self._pricer
 
     def balance(self, pt, support=(), penalize=None):
-        """Mix allocations on the primal optimal face at the point's prices; if budgets
+        """Mix allocations on the primal optimal face at the point's prices (``support``,
+        the vertices the search met, is not needed: every vertex optimal at the point is
+        on that face, and no other may be mixed); if budgets
         still do not balance, move prices within the dual optimal face at that mix
         (a primal-degenerate LP has many optimal duals, and the one HiGHS returns
         can jump while the allocation does not). Returns (x, point with those prices)."""
-        x = _balance_on_face(self.prog, pt, self.backend, support=support, penalize=penalize, least_trade=False)
+        x = _balance_on_face(self.prog, pt, self.backend, penalize=penalize, least_trade=False)
         pen = np.ones(self.H, bool) if penalize is None else np.asarray(penalize, bool)
         r = self.residual(x, pt)
         if np.abs(r[pen]).max() <= 1e-12:
@@ -143,6 +145,12 @@ class _Oracle:
     def utilities(self, x) -> np.ndarray:
         prog = self.prog
         return np.bincount(prog.col_type, prog.col_util * x, minlength=prog.econ.H)
+
+
+def _reraise_limit(err: SolveError) -> None:
+    """A run stopped by the user's time limit is an error, never a fallback."""
+    if err.status == "time_limit":
+        raise err
 
 
 def budget_rows(prog: Program2, x):
@@ -212,7 +220,8 @@ def _rebalance_prices(prog: Program2, x, pt, backend, penalize, rounds=12, price
                      col_ub=np.full(m + 2 * H, np.inf), row_lb=lb, row_ub=ub, col_blocks={}, row_blocks={})
         try:
             y = solve(dual_lp, backend=backend).x[:m]
-        except SolveError:
+        except SolveError as err:
+            _reraise_limit(err)
             return None
         rc = c - lp.A.T @ y
         viol = rc > 1e-9 * scale
@@ -238,12 +247,13 @@ def _rebalance_prices(prog: Program2, x, pt, backend, penalize, rounds=12, price
                            state=_Solved(sol, prices, Pb))
 
 
-def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9, support=(), penalize=None,
+def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9, penalize=None,
                      least_trade=True):
-    """Face LP at the point's prices: among (near-)optimal planner solutions, one whose
-    budgets balance. ``support``: primal vectors whose supports must be included
-    (the vertices the Negishi end-game mixes), kept where optimal at the point's prices.
-    Returns the primal x.
+    """Face LP at the point's prices: among the planner's optimal solutions at the point
+    (columns with reduced cost ~ 0, which include every vertex optimal there -- the ones
+    the Negishi end-game means to mix), one whose budgets balance. Columns from other
+    weights never enter: they would balance budgets with an allocation the planner
+    would not choose here. Returns the primal x.
 
     With ``least_trade`` a second stage keeps the budget slacks at their optimum and
     minimises total security trade sum_h alpha^h E|a|: within an exchange the split of
@@ -253,14 +263,7 @@ def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9,
     st = pt.state
     lp = prog.lp
     eps = eps_rel * max(1.0, np.abs(lp.c).max())
-    optimal = st.sol.col_dual >= -eps
-    mask = optimal | (st.sol.x > 0)
-    for xs in support:
-        # a pooled vertex enters only where it is optimal at this point's prices
-        # (reduced cost ~ 0): mixing in a column from other weights would balance
-        # budgets with an allocation the planner would not choose here
-        mask |= (xs > 0) & optimal
-    keep = np.nonzero(mask)[0]
+    keep = np.nonzero((st.sol.col_dual >= -eps) | (st.sol.x > 0))[0]
     face = ng.face_lp(lp, keep, prog.col_type, st.bundle_price, pt.wealth, penalize)
     try:
         fs = solve(face, backend=backend)
@@ -273,7 +276,8 @@ def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9,
             raise
         try:
             fs = solve(face, backend=backend, presolve="off")
-        except SolveError:
+        except SolveError as err:
+            _reraise_limit(err)
             return st.sol.x.copy()
     xf = fs.x
     if least_trade:
@@ -282,8 +286,8 @@ def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9,
         face.c = np.concatenate([-prog.col_trade[keep], np.zeros(xf.size - n)])
         try:
             xf = solve(face, backend=backend).x
-        except SolveError:
-            pass  # keep the stage-1 solution
+        except SolveError as err:
+            _reraise_limit(err)  # otherwise keep the stage-1 solution
     x = np.zeros(lp.A.shape[1])
     x[keep] = xf[: keep.size]
     return x
@@ -309,7 +313,8 @@ class SegregatedResult:
 
     # ------------------------------------------------------------------ read-back
     # The result is immutable once built; read-backs (per-type statistics, and the fee
-    # intervals, which solve two small LPs per exchange) are computed once and cached.
+    # intervals, two warm re-solves of one dual-face LP per exchange) are computed once
+    # and cached.
     def _cached(self, key, fn):
         cache = self.__dict__.setdefault("_readback", {})
         if key not in cache:
@@ -576,6 +581,7 @@ class SegregatedResult:
                 "exchange_state": ("exchange", [e["state"] for e in ex]),
                 "exchange_z": ("exchange", [e["z"] for e in ex]),
                 "k_grid": g.k,
+                "a_grid": g.a,
                 "c10_grid": c10_pts,
                 "c20_grid": c20_pts,
             },
@@ -633,9 +639,6 @@ def fee_intervals(res: SegregatedResult):
     return out
 
 
-#: HiGHS's primal feasibility tolerance (segex sets 1e-9), with room: rows already in
-#: the LP hold to this
-FEAS_TOL = 1e-8
 #: the face is searched within |v| <= BOX times the largest normalised dual
 BOX = 1e4
 #: dual-feasibility rows added per round (the most violated first)
@@ -677,8 +680,9 @@ class _DualFace:
         # held bundles much tighter: their reduced costs add up in the budgets
         self.feas_eq = 2 * t0 * max(1e-12 * cmax, onsup)
         # a box keeps every restricted LP bounded (a dropped row may be what bounds it);
-        # a fee at the box with no row violated is reported as unbounded
-        self.big = BOX * max(1.0, np.abs(y * t0).max())
+        # a fee at the box with no row violated is reported as unbounded; another price
+        # at the box may be cutting the face, so the box is then widened (x1e4, twice)
+        self.big = self.big0 = BOX * max(1.0, np.abs(y * t0).max())
         self.rows = np.nonzero(self.eq | (rc >= -self.feas / t0))[0]
         gr = np.zeros((1, self.m + 1))
         gr[0, g1] = 1.0
@@ -726,8 +730,8 @@ class _DualFace:
             self.session.set_cost(cost)
             try:
                 return self.session.run().x
-            except SolveError:
-                continue
+            except SolveError as err:
+                _reraise_limit(err)
         return None
 
     def range(self, i: int) -> tuple[float, float]:
@@ -749,10 +753,20 @@ class _DualFace:
                     break
                 gap = self.At @ v[:-1] - self.c * v[-1]
                 gap[self.rows] = 0.0
-                viol = np.nonzero(gap < -self.feas - FEAS_TOL)[0]
+                viol = np.nonzero(gap < -self.feas)[0]  # (rows in the LP are not re-checked)
                 viol = viol[np.argsort(gap[viol])[:ROWS_PER_ROUND]]  # the most violated
                 if viol.size == 0:
-                    out.append((sign * np.inf if abs(v[i]) >= (1 - 1e-9) * self.big else v[i], v))
+                    at_box = np.abs(v) >= (1 - 1e-9) * self.big
+                    if at_box[i]:
+                        out.append((sign * np.inf, v))
+                    elif not at_box.any():
+                        out.append((v[i], v))
+                    elif self.big < BOX ** 2 * self.big0:  # another price holds the box: widen it
+                        self.big *= BOX
+                        self.session = None
+                        continue
+                    else:  # still cut by a box 1e8 times the prices: not claimed
+                        out.append((np.nan, v))
                     break
                 self.rows = np.union1d(self.rows, viol)
                 self.session.add_rows(*self._feasibility_rows(viol))
@@ -827,15 +841,12 @@ def solve_segregated(
     if method != "grid":  # the master may have grown since these were found
         build_s, prog = oracle.build_s, oracle.prog
         pt, x = oracle.lift_point(pt), oracle.lift(x)
-        pool = [oracle.lift(v) for v in sol.pool] if sol is not None else []
-    else:
-        pool = sol.pool if sol is not None else []
     if weights is not None:
         if equilibrium:
             x = _balance_on_face(prog, pt, backend)
     else:
         # final face LP: all budgets, then the least-trade selection among the solutions
-        xb = _balance_on_face(prog, pt, backend, support=pool)
+        xb = _balance_on_face(prog, pt, backend)
         if np.abs(oracle.residual(xb, pt)).max() <= np.abs(sol.residual).max():
             x = xb  # (the least-trade re-selection must not undo the balance)
     rounds = []
@@ -1024,7 +1035,7 @@ class _ColgenOracle(_Oracle):
 
     def balance(self, pt, support=(), penalize=None):
         self.prog.set_weights(pt.weights)
-        return super().balance(self.lift_point(pt), [self.lift(x) for x in support], penalize)
+        return super().balance(self.lift_point(pt), penalize=penalize)
 
     def residual(self, x, pt) -> np.ndarray:
         return super().residual(self.lift(x), self.lift_point(pt))
