@@ -21,7 +21,7 @@ weights all one (a planner's problem, the same for every path), the rows are:
   :func:`naive_memory`, fitted to measured peaks); the grid is printed; HiGHS stops
   it after NAIVE_TIME_LIMIT seconds;
 * ``cvxpy model`` -- Program 2 written in cvxpy as a user would model it
-  (:mod:`segex.backends.cvxpy_program2`: per-block variables, expressions, sparse
+  (:mod:`segex.economies.collateral.cvxpy_model`: per-block variables, expressions, sparse
   incidence matrices) and compiled: the honest "same LP built in cvxpy";
 * ``continuum`` -- the planner's optimum without grids on the colgen row's support
   (:mod:`segex.economies.collateral.continuum`): Newton to ~1e-15; when certified it
@@ -159,7 +159,7 @@ def run_cvxpy(name):
 def run_cvxpy_model(name):
     import cvxpy as cp
 
-    from segex.backends.cvxpy_program2 import program2_problem
+    from segex.economies.collateral.cvxpy_model import program2_problem
 
     make, spec = ECONOMIES[name]
     e = make()

@@ -25,6 +25,10 @@ TOL = {
 }
 
 
+#: ``segex check``: saved numbers are float64 written and read back exactly; recomputed sums
+#: of many terms differ from the solve-time ones by rounding only: 1e-9 relative.
+MATCH_TOL = 1e-9
+
 #: Below this a scale is treated as zero (an all-zero row or objective).
 FLOOR = 1e-300
 
@@ -46,6 +50,12 @@ class Certificate:
 
     def add(self, name, residual, tol, note=""):
         self.checks[name] = Check(float(residual), float(tol), note)
+
+    def match(self, name, recomputed, saved, tol=MATCH_TOL):
+        """Check ``<name>_recomputed``: a number recomputed from a saved result equals the
+        saved one, relative to 1 + |saved|."""
+        self.add(f"{name}_recomputed", abs(recomputed - saved) / (1.0 + abs(saved)), tol,
+                 f"recomputed {recomputed:.12g}, saved {saved:.12g}")
 
     @property
     def passed(self) -> bool:

@@ -8,11 +8,11 @@ Output
 ``--json`` prints exactly one JSON object on stdout::
 
     {"economy": <name>,
-     "lp": <the main LP's sizes and times (segregated, else SP3, else SP2), or null>,
+     "lp": <the main LP's sizes and times (the economy's main_lp concepts, first solved), or null>,
      "certificate": {"passed": <all checks of all concepts passed>,
                      "<concept>.<check>": {"residual": .., "tol": .., "passed": ..}, ...},
      "<concept>": <result.to_dict()>, ...}   # each computed concept under its paper name:
-                                             # externality, segregated (KT); SP1, SP2, CE3, SP3 (FGT)
+                                             # (each economy's registered concepts)
 
 with non-finite floats written as null. Without ``--json`` a plain-text report is printed.
 ``--out FILE.nc`` writes every concept's ``to_dataset()`` as a netCDF4 group named by the
@@ -35,10 +35,14 @@ from pathlib import Path
 from . import __version__
 from .errors import SegexError
 
-from .io.config import BACKENDS, METHODS  # noqa: E402
+from .io.config import BACKENDS  # noqa: E402
 
-#: Every concept name a grid file's economy may offer (checked against the economy on load).
-ALL_CONCEPTS = ("externality", "segregated", "SP1", "SP2", "CE3", "SP3")
+
+def _concepts_help() -> str:
+    """Each registered economy's concepts, for --help."""
+    from .registry import economies
+
+    return "; ".join(f"{name}: {', '.join(e.concept_names)}" for name, e in economies().items())
 
 
 class _UsageError(Exception):
@@ -61,18 +65,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a text report")
     s.add_argument("--out", metavar="FILE.nc", help="write every concept's dataset to this netCDF4 file")
     s.add_argument("--backend", choices=BACKENDS, help="LP backend (overrides solve.backend)")
-    s.add_argument("--method", choices=METHODS,
-                   help="Program 2 by every grid bundle ('grid'), by column generation with securities and t=0 "
-                        "consumption continuous ('colgen'), or by column generation over the grid's own bundles "
-                        "('colgen-grid'); overrides solve.method")
-    s.add_argument("--concept", choices=ALL_CONCEPTS, action="extend", nargs="+", metavar="NAME",
-                   help="solution concept(s) to compute (overrides solve.concepts): externality, segregated for the "
-                        "collateral and Diamond-Dybvig economies; SP1, SP2, CE3, SP3, segregated for FGT's")
+    s.add_argument("--method", metavar="METHOD",
+                   help="how the economy's LP is solved, where it offers a choice (overrides solve.method; e.g. "
+                        "grid, colgen, colgen-grid -- see the economy's grid-file docs)")
+    s.add_argument("--concept", action="extend", nargs="+", metavar="NAME",
+                   help=f"solution concept(s) to compute (overrides solve.concepts); by economy: {_concepts_help()}")
     s.add_argument("--tol", type=_tolerance, metavar="TOL",
                    help="ask for an accuracy instead of a grid: refine the exchanges around the active ones (and "
-                        "polish them) until the answer changes by less than TOL -- p0, K, consumption and fees for "
-                        "the collateral economy, welfare for the liquidity economies (the file's grid is the start; "
-                        "overrides solve.tol)")
+                        "polish them) until the answer changes by less than TOL (what 'the answer' is depends on "
+                        "the economy: prices and allocations, or welfare; the file's grid is the start; overrides "
+                        "solve.tol)")
     s.add_argument("--time-limit", type=_seconds, metavar="SECONDS", dest="time_limit",
                    help="stop any LP solve after this many seconds, an error naming the limit (overrides "
                         "solve.time_limit)")
@@ -105,8 +107,8 @@ def _solve_options(s):
     if s.prog.endswith("solve"):
         return  # already added above, with solve's help texts
     s.add_argument("--backend", choices=BACKENDS, help="LP backend (overrides solve.backend)")
-    s.add_argument("--method", choices=METHODS, help="Program 2 method (collateral economy; overrides solve.method)")
-    s.add_argument("--concept", choices=ALL_CONCEPTS, action="extend", nargs="+", metavar="NAME",
+    s.add_argument("--method", metavar="METHOD", help="how the economy's LP is solved (overrides solve.method)")
+    s.add_argument("--concept", action="extend", nargs="+", metavar="NAME",
                    help="solution concept(s) to compute at every point (overrides solve.concepts)")
     s.add_argument("--tol", type=_tolerance, metavar="TOL", help="accuracy mode at every point (overrides solve.tol)")
 
@@ -167,7 +169,7 @@ def _status(args, message):
 
 def _solve(args) -> int:
     from .io.config import load_spec
-    from .run import datasets, solve_spec
+    from .run import datasets, main_lp, solve_spec
 
     spec = load_spec(args.file)
     if args.out:
@@ -175,7 +177,7 @@ def _solve(args) -> int:
     results = solve_spec(spec, concepts=args.concept, backend=args.backend, method=args.method, tol=args.tol,
                          time_limit=args.time_limit,
                          progress=not args.quiet, status=lambda m: _status(args, m))
-    report = _report(spec.name, results)
+    report = _report(spec.name, results, main_lp(spec, results))
     if args.json:
         print(json.dumps(_jsonable(report), allow_nan=False))
     else:
@@ -237,7 +239,7 @@ def _sweep(args) -> int:
     return 0 if summary["failed"] == 0 and summary["uncertified"] == 0 else 1
 
 
-def _report(name, results) -> dict:
+def _report(name, results, lp) -> dict:
     cert = {"passed": True}
     for concept, res in results.items():
         c = _cert_dict(getattr(res, "certificate", None))
@@ -249,8 +251,7 @@ def _report(name, results) -> dict:
             if isinstance(val, dict) and "passed" in val:
                 ok = ok and bool(val["passed"])
         cert["passed"] = cert["passed"] and ok
-    main = next((results[c] for c in ("segregated", "SP3", "SP2") if getattr(results.get(c), "lp", None)), None)
-    out = {"economy": name, "lp": main.lp if main is not None else None, "certificate": cert}
+    out = {"economy": name, "lp": lp, "certificate": cert}
     for concept, res in results.items():
         out[concept] = res.to_dict()
     return out
@@ -315,9 +316,9 @@ def _text_report(name, results, report) -> str:
                              f"{cont['exchanges']} exchanges; {cont['newton_iterations']} Newton iterations, "
                              f"solve {cont['solve_s']:.2f} s, certify {cont['certify_s']:.2f} s")
         ref = d.get("refinement") if isinstance(d, dict) else None
-        if _is_records(ref):  # the liquidity LPs' refinement steps
+        if _is_records(ref):  # refinement as a list of LP steps
             lines.append(f"refinement: {len(ref)} LPs")
-            lines += _table(ref, ("step", "rows", "cols", "welfare", "R", "liquidity", "change"),
+            lines += _table(ref, ("step", "rows", "cols", "welfare"),
                             skip=("nnz", "build_s", "solve_s"))
         elif isinstance(ref, dict):
             lines.append(f"refinement (tol {_fmt(ref['tol'])}): accuracy {_fmt(ref['accuracy'])}, "

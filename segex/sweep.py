@@ -109,6 +109,21 @@ def set_path(data: dict, path: str, value: float) -> None:
                                    "point the path at a number or an array of numbers")
 
 
+def _sweep_default(data: dict, where: str):
+    """The economy's default for a TOML path a sweep sets where the file holds no number
+    (``Economy.sweep_defaults``), or None."""
+    from . import registry
+
+    try:
+        return registry.get(data.get("economy")).sweep_defaults.get(where)
+    except (SpecError, TypeError):
+        return None  # an unknown economy is reported when the point's file is validated
+
+
+def _is_num(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def _step(node, tok, path, tokens, i, data, create=False):
     where = "".join(f"[{t}]" if isinstance(t, int) else f".{t}" for t in tokens[:i + 1]).lstrip(".")
     if isinstance(tok, str):
@@ -116,14 +131,15 @@ def _step(node, tok, path, tokens, i, data, create=False):
             raise SpecError("--param", f"{path}: {where} is not a table")
         if tok == "solve" and where == "solve" and tok not in node:
             node[tok] = {}  # [solve] is optional: its defaults apply
-        if tok == "weights" and where == "solve.weights" and not isinstance(node.get(tok), list):
-            node[tok] = [1.0] * len(data.get("types", []))  # a Pareto frontier starts from weights of one
+        default = _sweep_default(data, where)
+        if default is not None and not _numeric_list(node.get(tok)) and not _is_num(node.get(tok)):
+            node[tok] = default(data)  # e.g. solve.weights = "negishi": a Pareto frontier starts from weights of one
         if tok not in node:
             if create:
                 return None
-            from .io.config import _suggest
+            from .io.validate import suggest
 
-            hint = _suggest(tok, [k for k in node if isinstance(k, str)])
+            hint = suggest(tok, [k for k in node if isinstance(k, str)])
             raise SpecError("--param", f"{path}: the file has no {where}{hint}; check the key (see grids/*.toml)")
         return node[tok]
     if not isinstance(node, list) or tok >= len(node):
@@ -169,7 +185,7 @@ def load_sweep(file, params, concepts=None, tol=None, backend=None, method=None)
     """Read the grid file, set each point's values and validate every point's spec."""
     import tomllib
 
-    from .io.config import load_spec, parse_spec
+    from .io.config import load_spec, override, parse_spec
 
     load_spec(file)  # the file itself is valid
     raw = tomllib.loads(Path(file).read_text(encoding="utf-8"))
@@ -182,10 +198,11 @@ def load_sweep(file, params, concepts=None, tol=None, backend=None, method=None)
     for _, values in sweep.points():
         data = sweep.point_data(values)  # a bad path fails here, whatever the value
         try:
-            parse_spec(data, source=str(file))
+            spec = parse_spec(data, source=str(file))
         except SpecError as exc:
             at = ", ".join(f"{k} = {v:g}" for k, v in values.items())
             raise SpecError(exc.field, f"{exc.message} (at {at})") from None
+    override(spec, concepts=concepts, backend=backend, tol=tol, method=method)  # the flags, before any solve
     return sweep
 
 

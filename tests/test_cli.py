@@ -150,9 +150,9 @@ def test_version(capsys):
 
 def test_missing_concept_module_is_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, SEG, None)  # import of SEG now raises ModuleNotFoundError
-    assert main(["solve", str(small_spec(tmp_path)), "--concept", "segregated"]) == 2
+    assert main(["solve", str(small_spec(tmp_path)), "--concept", "segregated", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("segex: error: ") and "segregated" in err
+    assert err.startswith("segex: error: ") and "segregated" in err and len(err.strip().splitlines()) == 1
 
 
 # ---------------------------------------------------------------------------------- externality (real)

@@ -27,10 +27,11 @@ import pytest
 from segex.economies.collateral import CollateralEconomy, CollateralGrids, solve_segregated
 from segex.economies.collateral import continuum as C
 from segex.economies.collateral.continuum_result import budget_problem, certify_continuum, solve_continuum
+from segex.economies.collateral.exchanges import summary
 from segex.economies.collateral.kt import environment1 as env1
 from segex.economies.collateral.kt import environment2 as env2
 from segex.economies.collateral.kt import environment3 as env3
-from segex.economies.collateral.refine import starting_grids, summary
+from segex.economies.collateral.refine import starting_grids
 from segex.errors import SolveError
 
 #: KT Env 1's continuum equilibrium, as solved here (residual ~1e-15).

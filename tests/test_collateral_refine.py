@@ -16,9 +16,9 @@ import pytest
 
 from segex.economies.collateral import CollateralGrids, solve_segregated
 from segex.economies.collateral.kt import environment1 as env1
+from segex.economies.collateral.exchanges import summary
 from segex.economies.collateral.polish import argmax_cubic, polish
-from segex.economies.collateral.refine import (SPLIT, refine_axis, refined_grids, solve_to_tolerance,
-                                               starting_grids, summary)
+from segex.economies.collateral.refine import SPLIT, refine_axis, refined_grids, solve_to_tolerance, starting_grids
 
 #: KT Env 1's continuum equilibrium (segex.economies.collateral.continuum: Newton on the
 #: equilibrium conditions, residual 1e-15; tests/test_collateral_continuum.py). The

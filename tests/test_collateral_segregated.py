@@ -253,7 +253,8 @@ def test_active_fee_interval_ends_are_price_systems_supporting_the_equilibrium(s
     1e-6 of room; observed 2e-8), and every type's budget (59) balances when
     recomputed with :func:`expenditures` at those prices (1e-7 of wealth). And they are
     the extremes: an exact LP with every row agrees to 1e-6 relative."""
-    from segex.economies.collateral.segregated import _DualFace, expenditures, read_prices
+    from segex.economies.collateral.program2 import expenditures, read_prices
+    from segex.economies.collateral.segregated import _DualFace
     from segex.economies.collateral.synthetic import random_economy
 
     e = random_economy(2, 2, seed=seed)
@@ -281,9 +282,7 @@ def test_active_fee_interval_ends_are_price_systems_supporting_the_equilibrium(s
     # box, no warm start (scipy's HiGHS), over the same tolerances
     from scipy.optimize import linprog
 
-    from segex.economies.collateral.segregated import budget_rows
-
-    B, rhs = budget_rows(prog, r.x)
+    B, rhs = prog.planner.budget_rows(r.x)
     m = prog.lp.A.shape[0]
     g1 = np.zeros(m + 1)
     g1[prog.lp.row_blocks["good1"].start] = 1.0

@@ -73,7 +73,7 @@ def test_shipped_grid_files_load(env, H, S):
     assert spec.economy.gamma == 2.0 and spec.economy.beta == 1.0
     assert np.all(spec.economy.R == 1.0)
     assert abs(spec.economy.share.sum() - 1) < 1e-8
-    assert spec.solve == SolveOptions(("externality", "segregated"), "negishi", "highs")
+    assert spec.solve == SolveOptions(("externality", "segregated"), "highs", extra={"weights": "negishi", "method": "grid"})
     assert set(spec.grid) == {"c", "k", "z", "a"}
     assert spec.path == str(GRIDS / f"kt_env{env}.toml")
     grids = CollateralGrids.build(spec.economy, **spec.grid)

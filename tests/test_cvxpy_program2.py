@@ -1,4 +1,4 @@
-"""Program 2 written independently in cvxpy (segex.backends.cvxpy_program2) has the same
+"""Program 2 written independently in cvxpy (segex.economies.collateral.cvxpy_model) has the same
 optimum as segex's assembled LP: a test of the assembly by a second formulation.
 
 Both are solved by HiGHS (dual simplex through highspy for segex; HiGHS through cvxpy
@@ -12,7 +12,7 @@ import cvxpy as cp
 import pytest
 
 from segex.backends import solve
-from segex.backends.cvxpy_program2 import program2_problem
+from segex.economies.collateral.cvxpy_model import program2_problem
 from segex.economies.collateral import CollateralGrids
 from segex.economies.collateral.kt import environment2, environment3
 from segex.economies.collateral.program2 import build_program2

@@ -212,7 +212,7 @@ def test_sp3_lp_is_certified_and_the_certificate_can_fail():
     # swap the two types' lotteries: the truth-telling check sees it
     from segex.economies.liquidity import lottery as lot
 
-    k, R, I, c1, c2, V, x1 = lot._bundles(e, r.grids)
+    k, R, I, c1, c2, V, x1 = lot.bundles(e, r.grids)
     pairs = [(0, 1), (1, 0)]
     cost = c1 + c2 / e.R_hat
     market = (k, x1, c1, r.grids.R.size)

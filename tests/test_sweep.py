@@ -47,7 +47,8 @@ def test_bad_param_is_named(text, phrase):
 
 
 def test_set_path_numbers_arrays_and_weights():
-    data = {"types": [{"endowment": [[3, 3], [1, 1]]}, {"endowment": [[1, 1], [3, 3]]}], "solve": {}}
+    data = {"economy": "collateral", "types": [{"endowment": [[3, 3], [1, 1]]}, {"endowment": [[1, 1], [3, 3]]}],
+            "solve": {}}
     set_path(data, "types[1].endowment[0]", 2.5)  # an array of numbers: every entry
     assert data["types"][1]["endowment"] == [[2.5, 2.5], [3, 3]]
     set_path(data, "types[0].endowment[1][0]", 0.5)

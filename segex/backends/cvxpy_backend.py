@@ -163,9 +163,9 @@ def solve_cvxpy(lp: LP, solver: str | None = None, **opts) -> LPSolution:
     if solver.upper() == "HIGHS":
         # the first HiGHS instance of a process prints a banner on C-level stdout;
         # let the HiGHS backend's silenced constructor take it (keeps --json clean)
-        from .highs import _highs
+        from .highs import silent_highs
 
-        _highs()
+        silent_highs()
 
     t0 = time.perf_counter()
     prob, x, cons = build_cvxpy(lp)

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from ..engine.diagnose import explain_infeasible
 from ..engine.lp import LP, LPSolution
 from ..errors import SolveError
 
@@ -37,7 +38,7 @@ def time_limit(seconds):
         _TIME_LIMIT = saved
 
 
-def _highs():
+def silent_highs():
     """A silent Highs instance. The first construction in a process prints a banner on
     the C-level stdout, which would corrupt ``--json`` output (and, on stderr, turn a
     one-line error into three): send it to the null device once."""
@@ -140,13 +141,14 @@ class HighsSession:
     Pareto weights, i.e. the costs). Tested: warm and cold solves agree.
     """
 
-    def __init__(self, lp: LP, presolve="choose", solver="choose", tol=1e-9, time_limit=None, threads=None):
+    def __init__(self, lp: LP, presolve="choose", solver="choose", tol=1e-9, time_limit=None, threads=None,
+                 diagnose=True):
         import highspy
 
         if lp.A.shape[1] == 0:
             raise SolveError("model_empty", "the LP has no columns; check the grids")
         self.lp = lp
-        self.h = h = _highs()
+        self.h = h = silent_highs()
         h.setOptionValue("presolve", presolve)
         h.setOptionValue("solver", solver)
         h.setOptionValue("primal_feasibility_tolerance", tol)
@@ -158,6 +160,7 @@ class HighsSession:
         # limit is re-based on it before every run (:meth:`run`): a limit per LP solve
         self.time_limit = _TIME_LIMIT if time_limit is None else time_limit
         self.c_scale = objective_scale(lp.c)
+        self.diagnose = diagnose  # explain an infeasible LP (off for the diagnosis's own LP)
         if h.passModel(to_highs_lp(lp, self.c_scale)) == highspy.HighsStatus.kError:
             raise SolveError("load_error", "HiGHS rejected the model (check matrix dimensions and dtypes)")
         self.runs = 0
@@ -208,10 +211,8 @@ class HighsSession:
         name = _status_names().get(h.getModelStatus(), "unknown")
         if name != "optimal":
             message = _explain(name)
-            if name in ("infeasible", "infeasible_or_unbounded"):
-                from ..engine.diagnose import explain_infeasible
-
-                message = f"{message}; {explain_infeasible(self.lp)}"
+            if self.diagnose and name in ("infeasible", "infeasible_or_unbounded"):
+                message = f"{message}; {explain_infeasible(self.lp, _phase1_solve)}"
             raise SolveError(name, message)
         sol = h.getSolution()
         info = h.getInfo()
@@ -245,13 +246,19 @@ def solve_highs(lp: LP, warm_basis=None, **options) -> LPSolution:
     Options (see :class:`HighsSession`): ``presolve`` "choose" | "on" | "off"
     (presolve can cost more than it saves on very wide lottery LPs; benchmarks/
     measures both), ``solver`` "choose" | "simplex" | "ipm" | "pdlp", ``tol``
-    (primal and dual feasibility), ``time_limit``, ``threads``. ``warm_basis`` is a
+    (primal and dual feasibility), ``time_limit``, ``threads``, ``diagnose`` (name the
+    conflicting constraint families of an infeasible LP, default on). ``warm_basis`` is a
     ``highspy.HighsBasis`` from a solve of an LP with the same rows and columns.
     """
     session = HighsSession(lp, **options)
     if warm_basis is not None:
         session.set_basis(warm_basis)
     return session.run()
+
+
+def _phase1_solve(lp: LP) -> LPSolution:
+    """The diagnosis's relaxation, solved with presolve and not itself diagnosed."""
+    return solve_highs(lp, presolve="on", diagnose=False)
 
 
 def _explain(status: str) -> str:

@@ -33,6 +33,11 @@ class Block:
     A *dense* block is the full product of ``coords`` (C order). A *ragged* block has
     one entry per element in ``labels`` (a dict of equal-length arrays), for bundle
     sets that are not a product (e.g. only bundles satisfying a collateral constraint).
+
+    Row blocks carry what the economy declares about them for the infeasibility
+    diagnosis (:mod:`.diagnose`): ``exact`` rows define the lotteries (probabilities sum
+    to one, ...) and are never relaxed; ``hint`` says what to change when the family
+    conflicts.
     """
 
     name: str
@@ -40,6 +45,8 @@ class Block:
     size: int
     coords: dict = field(default_factory=dict)
     labels: dict | None = None
+    exact: bool = False
+    hint: str | None = None
 
     @property
     def stop(self) -> int:
@@ -125,11 +132,14 @@ class LPBuilder:
         self.ncols += cost.size
         return blk
 
-    def add_rows(self, name, coords=None, lb=0.0, ub=0.0, size=None) -> Block:
-        """Add a row block with bounds ``lb <= A x <= ub`` (equality when lb == ub)."""
+    def add_rows(self, name, coords=None, lb=0.0, ub=0.0, size=None, exact=False, hint=None) -> Block:
+        """Add a row block with bounds ``lb <= A x <= ub`` (equality when lb == ub).
+
+        ``exact``: the rows define the lotteries and stay exact in the infeasibility
+        diagnosis; ``hint``: what to change when this family conflicts (see :class:`Block`)."""
         coords = dict(coords or {})
         n = size if size is not None else int(np.prod([len(v) for v in coords.values()])) if coords else 1
-        blk = Block(name, self.nrows, n, coords)
+        blk = Block(name, self.nrows, n, coords, exact=exact, hint=hint)
         self._add(self.row_blocks, blk)
         self._rlb.append(np.broadcast_to(np.asarray(lb, float), (n,)).copy())
         self._rub.append(np.broadcast_to(np.asarray(ub, float), (n,)).copy())

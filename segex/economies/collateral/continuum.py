@@ -80,10 +80,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import cvxpy as cp
 import numpy as np
 
 from ...errors import SolveError
+from .exchanges import clusters, mean_z
 from .model import CollateralEconomy
 
 #: Conic solver and its tolerances: Clarabel's interior point to 1e-10 (absolute and
@@ -132,7 +132,7 @@ SIGN_TOL = 1e-9
 
 
 @dataclass
-class _Point:
+class Point:
     """Program 2's solution at one (z, lambda); prices in numeraire units."""
 
     z: np.ndarray  # (J,)
@@ -215,6 +215,8 @@ class Planner:
 
     # ---------------------------------------------------------------- the conic model
     def _conic_model(self):
+        import cvxpy as cp
+
         econ, H, J, S = self.econ, self.H, self.J, self.econ.S
         g = econ.gamma
         a, E = econ.share, econ.aggregate
@@ -234,7 +236,7 @@ class Planner:
         W = (cp.multiply(self.pi, self.E1) + cp.multiply(self.P, cp.multiply(self.pi, self.E2) + cp.multiply(self.RJ, self.K))
              + self.A)
         cons, state_util = self._perspective(W, g)
-        t0_util = cp.sum(cp.multiply(self.w0, _u_expr(self.c[:, 0], g) + _u_expr(self.c[:, 1], g)))
+        t0_util = cp.sum(cp.multiply(self.w0, u_expr(self.c[:, 0], g) + u_expr(self.c[:, 1], g)))
         self.rows = {
             "good1": a @ self.c[:, 0] == E[0, 0],  # (51)
             "good2": a @ (self.c[:, 1] + self.k) == E[0, 1],  # (52)
@@ -253,6 +255,8 @@ class Planner:
 
         v(W, p) = kappa(p) W^(1-g)/(1-g) with kappa = (1 + p^(1-1/g))^g; for g = 1,
         v = 2 log W - log 4 - log p."""
+        import cvxpy as cp
+
         if g == 1.0:  # t <= -pi log(pi / W), kept as a constraint so the problem stays DPP
             cons = [self.t + cp.rel_entr(self.pi, W) <= 0]
             return cons, cp.sum(cp.multiply(self.w_state, self.t)) + cp.sum(cp.multiply(self.w_lin, self.pi))
@@ -265,6 +269,8 @@ class Planner:
 
     def _conic(self, z, lam):
         """The conic solve at (z, lambda): the variable vector and the active set."""
+        import cvxpy as cp
+
         econ, H, J = self.econ, self.H, self.J
         g = econ.gamma
         p = econ.utility.spot_price(z)
@@ -417,7 +423,7 @@ class Planner:
         return bool(np.all(c > 0) and np.all(pi[on] > 0) and np.all(W[on] > 0))
 
     # ---------------------------------------------------------------- one evaluation
-    def solve(self, z, weights) -> _Point:
+    def solve(self, z, weights) -> Point:
         """Program 2 at (z, lambda): a conic solve for the active set, then Newton on the
         KKT conditions, repairing the active set where its checks fail."""
         z = np.asarray(z, float)
@@ -433,12 +439,12 @@ class Planner:
         raise SolveError("active_set", f"the KKT conditions of Program 2 at z = {z.tolist()} fail on the active set "
                                        f"the conic solver found, after {MAX_REPAIRS} repairs ({sorted(bad)})")
 
-    def kkt_point(self, x, active, z, lam) -> _Point:
+    def kkt_point(self, x, active, z, lam) -> Point:
         """Newton on the KKT conditions from x on ``active``, at fixed (z, lambda)."""
         x, mu, fam, res = self._newton(np.array(x, float), active, z, lam)
         return self.point(x, mu, fam, active, z, lam, res)
 
-    def point(self, x, mu, fam, active, z, lam, kkt=0.0) -> _Point:
+    def point(self, x, mu, fam, active, z, lam, kkt=0.0) -> Point:
         """Read prices, transfers and the envelope gradient from a KKT point (x, mu)."""
         econ = self.econ
         c0, k, pi, K, A = self.unpack(x)
@@ -453,7 +459,7 @@ class Planner:
         wealth = e0[:, 0] + p0 * e0[:, 1]
         grad = self.dL_dz(x, mu, fam, active, z, lam) / y1
         value = self._objective(x, z, lam, ~active["off"])[0]
-        pt = _Point(z=z, weights=lam, value=value, c0=c0, k=k, pi=pi, K=K, A=A, y1=y1, p0=p0, Q=Q, P_delta=Pd,
+        pt = Point(z=z, weights=lam, value=value, c0=c0, k=k, pi=pi, K=K, A=A, y1=y1, p0=p0, Q=Q, P_delta=Pd,
                     nu=nu / y1, gradient=grad, transfer=self._transfer(x, mu, fam, z), wealth=wealth, x=x,
                     active=active, mu=mu, fam=fam)
         pt.residual = {**self._clearing(pt), "kkt": kkt}
@@ -469,7 +475,7 @@ class Planner:
         spend = c0[:, 0] + p0 * (c0[:, 1] + k) + (A * Q).sum(1) + (Delta * Pd).sum(1)
         return spend - (e0[:, 0] + p0 * e0[:, 1])
 
-    def violations(self, pt: _Point, equilibrium: bool = False) -> dict:
+    def violations(self, pt: Point, equilibrium: bool = False) -> dict:
         """Where the active set is wrong: (h, j) masks of multipliers with the wrong sign
         and of inactive inequalities violated; empty when the point is a KKT point."""
         act, scale = pt.active, 1.0 + np.abs(self.econ.endowment).max()
@@ -492,7 +498,7 @@ class Planner:
         }
         return {k: v for k, v in out.items() if v.any()}
 
-    def _choose_multipliers(self, pt: _Point, equilibrium: bool = False) -> None:
+    def _choose_multipliers(self, pt: Point, equilibrium: bool = False) -> None:
         """Pick, among the multipliers of the optimal face, ones with the right signs at
         which no type gains by entering an exchange it does not use; keep them (and
         re-read the prices) if they exist.
@@ -575,7 +581,7 @@ class Planner:
             new = self.point(pt.x, mu_of(v), fam, pt.active, pt.z, pt.weights, pt.residual.get("kkt", 0.0))
             pt.__dict__.update(new.__dict__)
 
-    def entry_value(self, pt: _Point) -> np.ndarray:
+    def entry_value(self, pt: Point) -> np.ndarray:
         """(H, J) the most a unit of type h's state-s mass could add to the Lagrangian
         at exchange j, where it has none (-inf where it has mass): the continuum's
         pricing check, in numeraire units (see :meth:`_entry`)."""
@@ -585,7 +591,7 @@ class Planner:
             out[off] = self._entry(pt, pt.mu)[off]
         return out
 
-    def _entry(self, pt: _Point, mu, parts: bool = False):
+    def _entry(self, pt: Point, mu, parts: bool = False):
         """(H, J) gain of a unit of mass entering exchange j at the multipliers mu
         (Q_j = mu_sec / y1, P_Delta_j = mu_rights / y1).
 
@@ -674,7 +680,7 @@ class Planner:
         d_rights = -mu[fam["rights"]] * (econ.share @ (pi * self.E2 + self.RJ * K))  # rows (55)
         return (d_obj + d_coll) * dp + d_rights
 
-    def _clearing(self, pt: _Point) -> dict:
+    def _clearing(self, pt: Point) -> dict:
         """Residuals of every row family, recomputed from the values."""
         econ, a, E = self.econ, self.econ.share, self.econ.aggregate
         member = self.member
@@ -690,8 +696,10 @@ class Planner:
         }
 
 
-def _u_expr(c, g):
+def u_expr(c, g):
     """u(c) of one good as a cvxpy expression (CRRA g)."""
+    import cvxpy as cp
+
     if g == 1.0:
         return cp.log(c)
     if g > 1.0:
@@ -766,7 +774,7 @@ def _consistent(econ, z, state, K):
     return z
 
 
-def _joint_newton(planner: Planner, pt: _Point, active: dict, tol: float, max_iter: int,
+def _joint_newton(planner: Planner, pt: Point, active: dict, tol: float, max_iter: int,
                   fixed_weights: bool = False):
     """Newton's method on the equilibrium system in u = (x, mu, z, log lambda_2..H):
 
@@ -858,22 +866,20 @@ def newton_accuracy(path: list) -> float:
 def start_from_lp(res) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(z0, state, weights0) for :func:`equilibrium` from a grid equilibrium ``res``.
 
-    Each cluster of active grid exchanges (:func:`.polish.clusters`: a grid mixes
+    Each cluster of active grid exchanges (:func:`.exchanges.clusters`: a grid mixes
     the points around one continuum exchange) becomes one exchange. Where a state has
     a single exchange every type trades there, so its rights row (55) pins
     z_s = E_1s / (E_2s + R_s K) (KT eq. 10) with K the LP's aggregate storage: the
     mass-weighted mean of grid points need not satisfy it when states share K.
     Elsewhere the start is the cluster's mass-weighted mean.
     """
-    from .polish import _mean_z, clusters
-
     econ = res.econ
     groups = clusters(res)
     K = res.to_dict()["K"]
     z0, state = [], []
     for s, grp in enumerate(groups):
         for g in grp:
-            z0.append(_mean_z(res, s, g))
+            z0.append(mean_z(res, s, g))
             state.append(s)
     state = np.array(state)
     return _consistent(econ, z0, state, K), state, np.asarray(res.weights, float)

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import time
 
-import cvxpy as cp
 import numpy as np
 import xarray as xr
 
 from ...certificate import Certificate
-from .continuum import SOLVER, SOLVER_OPTS, Planner, _Point, _u_expr, equilibrium, newton_accuracy, start_from_lp
+from .continuum import SOLVER, SOLVER_OPTS, Planner, Point, equilibrium, newton_accuracy, start_from_lp, u_expr
+from .exchanges import grids_at
+from .segregated import solve_segregated
 
 #: Tolerances and why. KKT and clearing: Newton solves to ~1e-14; 1e-10 leaves room
 #: for the conditioning of wide economies.
@@ -46,7 +47,7 @@ class ContinuumResult:
     """The competitive equilibrium with segregated exchanges without grids (KT 2.1.3,
     Program 2 at Negishi weights) on the support of a grid equilibrium."""
 
-    def __init__(self, econ, planner: Planner, point: _Point, path: list, start=None):
+    def __init__(self, econ, planner: Planner, point: Point, path: list, start=None):
         self.econ, self.planner, self.point, self.path, self.start = econ, planner, point, path, start
         self.weights = point.weights
         self.objective = point.value
@@ -191,11 +192,13 @@ class ContinuumResult:
 
 
 # -------------------------------------------------------------------- certificate
-def budget_problem(planner: Planner, pt: _Point, h: int, income: float | None = None) -> float:
+def budget_problem(planner: Planner, pt: Point, h: int, income: float | None = None) -> float:
     """Type h's own problem (58)-(59) at the read-back prices over the support's
     exchanges, as a conic program (the planner's perspective formulation for one
     type): the most utility ``income`` buys (default its wealth e10 + p0 e20; at
     Pareto weights that are not Negishi's, wealth plus its lump-sum transfer)."""
+    import cvxpy as cp
+
     econ, J, S = planner.econ, planner.J, planner.econ.S
     g = econ.gamma
     z, p = pt.z, econ.utility.spot_price(pt.z)
@@ -225,7 +228,7 @@ def budget_problem(planner: Planner, pt: _Point, h: int, income: float | None = 
         cp.multiply(p * R, K) + A >= 0,  # (13)
         c[0] + pt.p0 * (c[1] + k) + pt.Q @ A + pt.P_delta @ Delta <= wealth,  # (59) at prices (57)
     ]
-    prob = cp.Problem(cp.Maximize(_u_expr(c[0], g) + _u_expr(c[1], g) + state_u), cons)
+    prob = cp.Problem(cp.Maximize(u_expr(c[0], g) + u_expr(c[1], g) + state_u), cons)
     prob.solve(solver=SOLVER, **SOLVER_OPTS)
     if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         return np.inf  # unbounded or failed: a profitable deviation or a broken price system
@@ -264,9 +267,6 @@ def certify_continuum(result: ContinuumResult, support_grids=None, support_colum
 def support_gap(result: ContinuumResult, grids, columns=None) -> float:
     """(LP welfare on ``grids`` with the continuum's exchanges inserted, at the
     continuum's weights) - (continuum welfare), relative to 1 + |welfare|."""
-    from .polish import grids_at
-    from .segregated import solve_segregated
-
     econ, pl, pt = result.econ, result.planner, result.point
     zeta = [pt.z[pl.state == s] for s in range(econ.S)]
     g, _ = grids_at(econ, grids, zeta)

@@ -116,6 +116,7 @@ class ExternalityResult:
     utility: np.ndarray
     binding: np.ndarray
     multiplier: np.ndarray
+    lp = None  # an exact solve: no LP
 
     # ------------------------------------------------------------------ derived
     @property

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import SpecError
+from ..endowments import TwoDateEndowments, vector
 from ...utility import CRRA
 
 #: Relative tolerance for "sums to one" checks: loose enough for decimal TOML input
@@ -23,7 +24,7 @@ SUM_TOL = 1e-8
 
 
 @dataclass(frozen=True)
-class CollateralEconomy:
+class CollateralEconomy(TwoDateEndowments):
     """A collateral economy (KT 2.1). Construct with :meth:`create` to validate.
 
     Attributes
@@ -53,12 +54,12 @@ class CollateralEconomy:
     @classmethod
     def create(cls, share, endowment, prob=(1.0,), R=None, beta=1.0, gamma=2.0, name="collateral"):
         """Validate and build; every failure is a :class:`SpecError` naming the field."""
-        prob = _vector(prob, "prob")
+        prob = vector(prob, "prob")
         S = prob.size
         if S < 1:
             raise SpecError("prob", "give at least one state probability, e.g. prob = [1.0]")
-        R = np.ones(S) if R is None else _vector(R, "R")
-        share = _vector(share, "types[*].share")
+        R = np.ones(S) if R is None else vector(R, "R")
+        share = vector(share, "types[*].share")
         H = share.size
         if H < 1:
             raise SpecError("types", "define at least one [[types]] table")
@@ -101,28 +102,6 @@ class CollateralEconomy:
         return cls(share=share, endowment=endowment, prob=prob, R=R, beta=float(beta), gamma=float(gamma), name=name)
 
     # ------------------------------------------------------------------ shapes and aggregates
-    @property
-    def H(self) -> int:
-        return self.share.size
-
-    @property
-    def S(self) -> int:
-        return self.prob.size
-
-    @property
-    def e0(self) -> np.ndarray:
-        """(H, 2) t = 0 endowments."""
-        return self.endowment[:, 0, :]
-
-    @property
-    def e1(self) -> np.ndarray:
-        """(H, S, 2) t = 1 endowments by state."""
-        return self.endowment[:, 1:, :]
-
-    @property
-    def aggregate(self) -> np.ndarray:
-        """(1 + S, 2) per-capita aggregate endowment sum_h alpha^h e^h."""
-        return np.einsum("h,htl->tl", self.share, self.endowment)
 
     def fundamental(self, K):
         """Market fundamental z_s = E_1s / (R_s K + E_2s) (KT eq. 10), shape (S,)."""
@@ -139,12 +118,3 @@ class CollateralEconomy:
         u = self.utility
         return u.u(c0[..., 0], c0[..., 1]) + self.beta * np.sum(self.prob * u.u(c1[..., 0], c1[..., 1]), axis=-1)
 
-
-def _vector(x, name):
-    try:
-        v = np.atleast_1d(np.asarray(x, dtype=float))
-    except (TypeError, ValueError) as exc:
-        raise SpecError(name, f"must be a list of numbers ({exc})") from None
-    if v.ndim != 1:
-        raise SpecError(name, f"must be a flat list of numbers, got shape {v.shape}")
-    return v

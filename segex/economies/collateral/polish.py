@@ -38,15 +38,9 @@ import time
 
 import numpy as np
 
-from .grids import CollateralGrids
-from .refine import carried_columns
-from .refine import change as _change
-from .refine import summary as _summary
-from .segregated import ACTIVE_MASS, SegregatedResult, solve_segregated
+from .exchanges import carried_columns, change, clusters, grids_at, mean_z, summary
+from .segregated import SegregatedResult, solve_segregated
 
-#: Grid points closer than this fraction of a state's z range to a polished exchange
-#: are removed, so that the exchange's mass sits at zeta alone.
-CLEAR = 0.02
 #: Smallest half-width of the fit's design (z units): below it LP noise (1e-9
 #: relative) divided by delta * curvature dominates the maximiser's error.
 MIN_DELTA = 2e-3
@@ -54,52 +48,8 @@ MIN_DELTA = 2e-3
 STILL = 1e-9
 
 
-def clusters(res: SegregatedResult) -> list:
-    """Per state, groups of active exchanges (indices) that are grid neighbours or lie
-    within CLEAR of each other: a grid mixes the points around one continuum exchange."""
-    out = []
-    for s in range(res.econ.S):
-        zg = res.grids.z[s]
-        width = CLEAR * max(zg[-1] - zg[0], 1e-12)
-        groups = []
-        for j in (j for j in range(zg.size) if _mass(res, s, j) > ACTIVE_MASS):
-            if groups and (j == groups[-1][-1] + 1 or zg[j] - zg[groups[-1][-1]] <= width):
-                groups[-1].append(j)
-            else:
-                groups.append([j])
-        out.append(groups)
-    return out
-
-
-def _mass(res, s, j):
-    st = res._type_stats()
-    return sum(res.econ.share[h] * st[h]["share"][s][j] for h in range(res.econ.H))
-
-
-def _mean_z(res, s, grp):
-    m = np.array([_mass(res, s, j) for j in grp])
-    return float(m @ res.grids.z[s][grp] / m.sum())
-
-
 def _split(flat, sizes):
     return np.split(np.asarray(flat, float), np.cumsum(sizes)[:-1])
-
-
-def grids_at(econ, base: CollateralGrids, zeta: list, clear: float = 0.0) -> tuple[CollateralGrids, list]:
-    """``base`` with every point within max(CLEAR * range, ``clear``) of a polished
-    exchange removed (except the no-trade fundamental E_1s/E_2s) and the exchanges
-    ``zeta[s]`` inserted; also the index of each zeta in the new grids."""
-    z_new, where = [], []
-    E = econ.aggregate
-    for s, zs in enumerate(zeta):
-        zg = base.z[s]
-        width = max(CLEAR * (zg[-1] - zg[0]), clear)
-        far = np.all(np.abs(zg[:, None] - np.asarray(zs)[None, :]) > width, axis=1)
-        far |= np.isclose(zg, E[1 + s, 0] / E[1 + s, 1], rtol=1e-12)
-        pts = np.union1d(zg[far], zs)
-        z_new.append(pts)
-        where.append(np.searchsorted(pts, zs))
-    return CollateralGrids(c0=base.c0, k=base.k, z=tuple(z_new), a=base.a), where
 
 
 def _zmaps(prev, grids, src, dst):
@@ -165,7 +115,7 @@ def polish(res: SegregatedResult, tol: float = 1e-7, max_outer: int = 6, delta: 
     """Move every active exchange to the planner's optimum in z at the Negishi weights,
     alternating with the equilibrium at the moved exchanges (module docstring).
 
-    ``tol``: stop when the determinate outputs (:func:`.refine.summary`) changed by
+    ``tol``: stop when the determinate outputs (:func:`.exchanges.summary`) changed by
     less than this in each of the last two steps, or no exchange moved by more than
     STILL. Returns the last equilibrium (certified on its
     own grid) with ``polish_path``: per step the exchanges, their move, the fit's
@@ -175,10 +125,10 @@ def polish(res: SegregatedResult, tol: float = 1e-7, max_outer: int = 6, delta: 
     econ = res.econ
     groups = clusters(res)
     sizes = [len(g) for g in groups]
-    zeta = np.concatenate([[_mean_z(res, s, grp) for grp in groups[s]] for s in range(econ.S)])
+    zeta = np.concatenate([[mean_z(res, s, grp) for grp in groups[s]] for s in range(econ.S)])
     prev, base, src = res, res.grids, groups
     path = []
-    last = _summary(res)
+    last = summary(res)
     for it in range(max_outer):
         t0 = time.perf_counter()
         w, d = prev.weights, delta
@@ -193,8 +143,8 @@ def polish(res: SegregatedResult, tol: float = 1e-7, max_outer: int = 6, delta: 
         moved = float(np.max(np.abs(vertex - zeta)))
         vertex = np.clip(vertex, zeta - 2 * d, zeta + 2 * d)  # trust region: the fit's own span
         cur, grids, where = _solve_at(econ, base, vertex, sizes, prev, src, weights0=w, **solve_kw)
-        sm = _summary(cur)
-        delta_out, where_out = _change(sm, last)
+        sm = summary(cur)
+        delta_out, where_out = change(sm, last)
         last = sm
         path.append({"iteration": it, "zeta": vertex.tolist(), "moved": moved, "delta": d,
                      "p0": float(sm["p0"][0]), "K": float(sm["K"][0]),

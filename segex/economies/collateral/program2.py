@@ -53,6 +53,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...engine.lp import LP, LPBuilder
+from ...markets.planner import PlannerLP, lottery_rows
+from ...errors import SolveError
 from .grids import CollateralGrids
 from .model import CollateralEconomy
 
@@ -64,6 +66,17 @@ ROWS = {
     "rights": "(55) rights to trade, per state and exchange z_s",
     "prob": "(47) each marginal lottery sums to one",
     "cons": "conditional lotteries: state-s mass at k equals the k-marginal",
+}
+
+#: What to change when a row family conflicts (the infeasibility diagnosis). ``prob`` and
+#: ``cons`` define the lotteries and stay exact there.
+HINTS = {
+    "good1": "good 1 cannot clear: the c and k grids must hold every type's endowment and k = 0",
+    "good2": "good 2 cannot clear: the c and k grids must hold every type's endowment and k = 0",
+    "sec": "no exchange clears its securities: the a grid must hold a = 0 (no securities)",
+    "rights": "no exchange clears its rights to trade: the z grid must hold the no-trade fundamental",
+    "prob": "every type needs at least one bundle on its grids",
+    "cons": "every type needs at least one bundle on its grids",
 }
 
 
@@ -144,7 +157,9 @@ def bundle_table(econ, grids, h, s, ki, zi, a) -> dict:
 
 @dataclass
 class Program2:
-    """The assembled LP plus the bookkeeping needed to read it back."""
+    """The assembled LP plus the bookkeeping needed to read it back; ``planner`` is the
+    same LP as the shared market machinery reads it (:class:`segex.markets.planner.PlannerLP`:
+    priced rows good1, good2, sec, rights; lottery rows prob, cons; numeraire good 1 at t = 0)."""
 
     econ: CollateralEconomy
     grids: CollateralGrids
@@ -152,14 +167,16 @@ class Program2:
     columns: list  # TypeColumns per type
     col_type: np.ndarray  # type of every column
     col_util: np.ndarray  # unweighted (expected-utility) coefficient of every column
-    weights: np.ndarray
+    planner: PlannerLP
     col_trade: np.ndarray = None  # alpha^h |a_s|: security trade of every column (for reporting)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.planner.weights
 
     def set_weights(self, weights) -> None:
         """Objective (50) for new Pareto weights; the constraint matrix is unchanged."""
-        w = np.asarray(weights, dtype=float)
-        self.weights = w
-        self.lp.c = (w * self.econ.share)[self.col_type] * self.col_util
+        self.planner.set_weights(weights)
 
     def block(self, name):
         return self.lp.col_blocks[name]
@@ -178,12 +195,14 @@ def build_program2(econ: CollateralEconomy, grids: CollateralGrids, weights=None
     alpha = econ.share
     E = econ.aggregate
     b = LPBuilder()
-    r_g1 = b.add_rows("good1", lb=E[0, 0], ub=E[0, 0])
-    r_g2 = b.add_rows("good2", lb=E[0, 1], ub=E[0, 1])
-    r_sec = [b.add_rows(f"sec[{s}]", coords={"z": grids.z[s]}) for s in range(S)]
-    r_rights = [b.add_rows(f"rights[{s}]", coords={"z": grids.z[s]}) for s in range(S)]
-    r_prob = b.add_rows("prob", coords={"type": np.arange(H), "marginal": ["c10", "c20", "k"]}, lb=1.0, ub=1.0)
-    r_cons = b.add_rows("cons", coords={"type": np.arange(H), "state": np.arange(S), "k": grids.k})
+    r_g1 = b.add_rows("good1", lb=E[0, 0], ub=E[0, 0], hint=HINTS["good1"])
+    r_g2 = b.add_rows("good2", lb=E[0, 1], ub=E[0, 1], hint=HINTS["good2"])
+    r_sec = [b.add_rows(f"sec[{s}]", coords={"z": grids.z[s]}, hint=HINTS["sec"]) for s in range(S)]
+    r_rights = [b.add_rows(f"rights[{s}]", coords={"z": grids.z[s]}, hint=HINTS["rights"]) for s in range(S)]
+    r_prob = b.add_rows("prob", coords={"type": np.arange(H), "marginal": ["c10", "c20", "k"]}, lb=1.0, ub=1.0,
+                        exact=True, hint=HINTS["prob"])
+    r_cons = b.add_rows("cons", coords={"type": np.arange(H), "state": np.arange(S), "k": grids.k}, exact=True,
+                        hint=HINTS["cons"])
 
     given = columns
     columns, col_type, col_util, col_trade = [], [], [], []
@@ -217,16 +236,14 @@ def build_program2(econ: CollateralEconomy, grids: CollateralGrids, weights=None
             col_trade.append(alpha[h] * np.abs(st["a"]))
         col_type.append(np.full(b.ncols - sum(len(c) for c in col_type), h))
     lp = b.build()
-    return Program2(
-        econ=econ,
-        grids=grids,
-        lp=lp,
-        columns=columns,
-        col_type=np.concatenate(col_type),
-        col_util=np.concatenate(col_util),
-        weights=weights,
-        col_trade=np.concatenate(col_trade),
-    )
+    col_type, col_util, col_trade = np.concatenate(col_type), np.concatenate(col_util), np.concatenate(col_trade)
+    endowment = np.zeros((H, lp.A.shape[0]))
+    endowment[:, r_g1.start], endowment[:, r_g2.start] = econ.e0[:, 0], econ.e0[:, 1]
+    planner = PlannerLP(lp=lp, col_type=col_type, col_util=col_util, share=alpha, numeraire=r_g1.start,
+                        endowment=endowment, lottery_type=lottery_rows(lp, ("prob", "cons"), col_type),
+                        weights=weights, col_trade=col_trade)
+    return Program2(econ=econ, grids=grids, lp=lp, columns=columns, col_type=col_type, col_util=col_util,
+                    planner=planner, col_trade=col_trade)
 
 
 def bundle_prices(prog: Program2, p0: float, Q: list, P_delta: list) -> np.ndarray:
@@ -245,6 +262,41 @@ def bundle_prices(prog: Program2, p0: float, Q: list, P_delta: list) -> np.ndarr
         for s, st in enumerate(tc.x1):
             out[prog.block(f"x1[{h},{s}]").slice] = Q[s][st["z_idx"]] * st["a"] + P_delta[s][st["z_idx"]] * st["delta"]
     return out
+
+
+@dataclass
+class Prices:
+    """Read-back prices in numeraire units (good 1 at t = 0); see the module docstring."""
+
+    P10: float  # shadow value of good 1 at t = 0 in welfare units (the normaliser)
+    p0: float
+    Q: list  # per state, (n_z,) Q_1(z, s)
+    P_delta: list  # per state, (n_z,) P_Delta(z, s)
+
+
+def read_prices(prog: Program2, row_dual: np.ndarray) -> Prices:
+    """Normalise the row duals by the value of good 1 at t = 0 (eq. 56 -> 57)."""
+    rb = prog.lp.row_blocks
+    P10 = row_dual[rb["good1"].start]
+    if not P10 > 0:
+        raise SolveError("dual_error", f"the shadow value of good 1 at t=0 is {P10:.3g}, not positive")
+    S = prog.econ.S
+    return Prices(
+        P10=float(P10),
+        p0=float(row_dual[rb["good2"].start] / P10),
+        Q=[row_dual[rb[f"sec[{s}]"].slice] / P10 for s in range(S)],
+        P_delta=[row_dual[rb[f"rights[{s}]"].slice] / P10 for s in range(S)],
+    )
+
+
+def expenditures(prog: Program2, x: np.ndarray, prices: Prices):
+    """(H,) expenditure of each type's lottery at prices (57), (H,) wealth e10 + p0 e20."""
+    P = bundle_prices(prog, prices.p0, prices.Q, prices.P_delta)
+    spend = np.bincount(prog.col_type, P * x, minlength=prog.econ.H)
+    # the k-marginal and the conditional t=1 lotteries both sum to one per state:
+    # count each state's a/Delta terms once (x1 columns) and k once (k columns) -- done.
+    e0 = prog.econ.e0
+    return spend, e0[:, 0] + prices.p0 * e0[:, 1], P
 
 
 def full_product_columns(econ: CollateralEconomy, grids: CollateralGrids) -> int:
@@ -276,11 +328,11 @@ def full_product_program2(econ: CollateralEconomy, grids: CollateralGrids, weigh
     u = econ.utility
     c1g, c2g, kg, ag = grids.c0[0], grids.c0[1], grids.k, grids.a
     b = LPBuilder()
-    r_g1 = b.add_rows("good1", lb=E[0, 0], ub=E[0, 0])
-    r_g2 = b.add_rows("good2", lb=E[0, 1], ub=E[0, 1])
-    r_sec = [b.add_rows(f"sec[{s}]", coords={"z": grids.z[s]}) for s in range(S)]
-    r_rights = [b.add_rows(f"rights[{s}]", coords={"z": grids.z[s]}) for s in range(S)]
-    r_prob = b.add_rows("prob", coords={"type": np.arange(H)}, lb=1.0, ub=1.0)
+    r_g1 = b.add_rows("good1", lb=E[0, 0], ub=E[0, 0], hint=HINTS["good1"])
+    r_g2 = b.add_rows("good2", lb=E[0, 1], ub=E[0, 1], hint=HINTS["good2"])
+    r_sec = [b.add_rows(f"sec[{s}]", coords={"z": grids.z[s]}, hint=HINTS["sec"]) for s in range(S)]
+    r_rights = [b.add_rows(f"rights[{s}]", coords={"z": grids.z[s]}, hint=HINTS["rights"]) for s in range(S)]
+    r_prob = b.add_rows("prob", coords={"type": np.arange(H)}, lb=1.0, ub=1.0, exact=True, hint=HINTS["prob"])
     nza = [grids.z[s].size * ag.size for s in range(S)]
     shape = (c1g.size, c2g.size, kg.size, *nza)
     idx = np.indices(shape).reshape(len(shape), -1)

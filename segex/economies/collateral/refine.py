@@ -64,42 +64,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...errors import SolveError
+from . import continuum_result
+from . import polish as pl
+from .exchanges import carried_columns, change, summary
 from .grids import CollateralGrids
 from .model import CollateralEconomy
-from . import colgen
-from .program2 import bundle_table, make_type_columns
 from .segregated import ACTIVE_MASS, SegregatedResult, solve_segregated
 
 #: Around a support point inside its patch the local step h becomes h/SPLIT, out to
 #: +-h; at the patch's edge the patch grows by EXTEND points at step h.
 SPLIT = 4
 EXTEND = 4
-
-
-def summary(res: SegregatedResult) -> dict:
-    """The determinate outputs compared between refinements, by name: p0, K, each
-    type's consumption and utility, and per state the mass-weighted fundamental z and
-    fee P_Delta of the active exchanges (a grid mixes the two points around the
-    continuum's z*). Individual k, securities and fees paid are indeterminate within
-    an exchange and are not compared."""
-    d = res.to_dict()
-    out = {"p0": np.array([d["p0"]]), "K": np.array([d["K"]])}
-    for h, t in enumerate(d["types"]):
-        out[f"c0[{h}]"] = np.asarray(t["c0"])
-        out[f"c1[{h}]"] = np.ravel(t["c1"])
-        out[f"utility[{h}]"] = np.array([t["utility"]])
-    for s in range(res.econ.S):
-        act = [x for x in d["exchanges"] if x["state"] == s + 1 and x["active"]]
-        m = np.array([x["mass"] for x in act])
-        out[f"z[{s}]"] = np.array([m @ [x["z"] for x in act] / m.sum()])
-        out[f"P_Delta[{s}]"] = np.array([m @ [x["fee"] for x in act] / m.sum()])
-    return out
-
-
-def change(a: dict, b: dict) -> tuple[float, str]:
-    """Largest absolute change between two summaries and the output where it occurs."""
-    worst = max(a, key=lambda k: float(np.max(np.abs(a[k] - b[k]))))
-    return float(np.max(np.abs(a[worst] - b[worst]))), worst
 
 
 def refine_axis(grid: np.ndarray, support, lo: float | None = None, hi: float | None = None) -> np.ndarray:
@@ -137,7 +113,7 @@ def refine_axis(grid: np.ndarray, support, lo: float | None = None, hi: float | 
 def support(res: SegregatedResult):
     """Indices of k with mass for some type; per state, the active exchanges."""
     econ = res.econ
-    stats = res._type_stats()
+    stats = res.type_stats()
     k_sup = np.unique(np.concatenate([np.nonzero(d["x_k"] > ACTIVE_MASS)[0] for d in stats]))
     z_sup = []
     for s in range(econ.S):
@@ -151,51 +127,6 @@ def refined_grids(res: SegregatedResult) -> CollateralGrids:
     g = res.grids
     _, z_sup = support(res)
     return CollateralGrids(c0=g.c0, k=g.k, z=tuple(refine_axis(g.z[s], z_sup[s]) for s in range(res.econ.S)), a=g.a)
-
-
-def carried_columns(res: SegregatedResult, grids: CollateralGrids, rel: float = 1e-6, zmaps=None) -> list:
-    """The previous master's useful bundles -- every bundle with mass or reduced cost
-    within ``rel`` of zero -- re-indexed to new grids with the same k grid.
-
-    ``zmaps``: per state, the new index of every old exchange (-1: dropped; a moved
-    exchange keeps its bundles at its new z); by default the new z grids contain the
-    old ones. No trade in every exchange is always included: a feasible start.
-    """
-    prog, econ = res.prog, res.econ
-    old = res.grids
-    if zmaps is None:
-        zmaps = [_positions(old.z[s], grids.z[s]) for s in range(econ.S)]
-    scale = max(1.0, np.abs(prog.lp.c).max())
-    keep = (res.x > 0) | (res.col_dual >= -rel * scale)
-    k0 = int(np.argmin(np.abs(grids.k)))
-    out = []
-    for h, tc in enumerate(prog.columns):
-        c10 = tc.c10[keep[prog.block(f"c10[{h}]").slice]]
-        c20 = tc.c20[keep[prog.block(f"c20[{h}]").slice]]
-        x1 = []
-        for s, st in enumerate(tc.x1):
-            sel = keep[prog.block(f"x1[{h},{s}]").slice]
-            zi = np.asarray(zmaps[s])[st["z_idx"][sel]]
-            ok = zi >= 0
-            ki, zi, a = st["k_idx"][sel][ok], zi[ok], st["a"][sel][ok]
-            if grids.z[s].size:
-                a = np.maximum(a, -econ.utility.spot_price(grids.z[s][zi]) * econ.R[s] * grids.k[ki])  # (13) at new z
-            zall = np.arange(grids.z[s].size)
-            x1.append(bundle_table(econ, grids, h, s, np.concatenate([np.full(zall.size, k0), ki]),
-                                   np.concatenate([zall, zi]), np.concatenate([np.zeros(zall.size), a])))
-        # (the c grids hold every type's endowment: with no trade, a feasible start)
-        c10 = colgen.append_new(c10, grids.c0[0])
-        c20 = colgen.append_new(c20, grids.c0[1])
-        out.append(make_type_columns(econ, c10, c20, grids.k, x1))
-    return out
-
-
-def _positions(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """Index in ``new`` of every point of ``old`` (``new`` contains ``old``)."""
-    pos = np.clip(np.searchsorted(new, old - 1e-12 * max(1.0, np.abs(new).max())), 0, new.size - 1)
-    if not np.allclose(new[pos], old, rtol=1e-10, atol=1e-12):
-        raise ValueError("refined grid does not contain the previous grid")
-    return pos
 
 
 @dataclass
@@ -233,8 +164,6 @@ def solve_to_tolerance(
     K, z and P_Delta of the active exchanges, the change and where it was largest,
     seconds, and whether the step's answer was certified.
     """
-    from . import polish as pl
-
     grids = starting_grids(econ, grids or CollateralGrids.build(econ))
     path = RefinementPath()
     prev = prev_z = res = None
@@ -296,12 +225,9 @@ def _row(phase, step, res, cur, delta, where, seconds, n_z=None, z_step=None, no
 def _try_continuum(res, cur, path, progress):
     """The continuum equilibrium on ``res``'s support (:mod:`.continuum_result`) if it
     solves and certifies; else None, with the reason in the path."""
-    from ...errors import SolveError
-    from .continuum_result import solve_continuum
-
     t0 = time.perf_counter()
     try:
-        cont = solve_continuum(res)
+        cont = continuum_result.solve_continuum(res)
     except (SolveError, ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:
         # not solvable on this support (an active set that does not close, a singular
         # system): the LP path goes on, and the reason is in the path

@@ -15,13 +15,16 @@ import numpy as np
 import xarray as xr
 
 from ... import negishi as ng
+from ...markets.equilibrium import PlannerOracle, Solved, balance_on_face, reraise_limit
 from ...backends import solve
 from ...certificate import Certificate
 from ...errors import SolveError
 from .grids import CollateralGrids
 from .model import CollateralEconomy
 from . import colgen
-from .program2 import ROWS, Program2, build_program2, bundle_prices, bundle_table, make_type_columns, type_columns
+from .certify import certify_segregated
+from .program2 import (ROWS, Prices, Program2, build_program2, bundle_prices, bundle_table, expenditures,
+                       make_type_columns, read_prices, type_columns)
 
 #: "grid": every bundle on the grids is a column; "colgen": column generation with a
 #: and c0 continuous; "colgen-grid": column generation over the grid's own bundles.
@@ -33,264 +36,45 @@ ACTIVE_MASS = 1e-7
 
 
 @dataclass
-class Prices:
-    """Read-back prices in numeraire units (good 1 at t = 0); see program2 docstring."""
+class _Solved(Solved):
+    """A solve with Program 2's read-back prices beside the bundle prices."""
 
-    P10: float  # shadow value of good 1 at t = 0 in welfare units (the normaliser)
-    p0: float
-    Q: list  # per state, (n_z,) Q_1(z, s)
-    P_delta: list  # per state, (n_z,) P_Delta(z, s)
+    prices: Prices = None
 
 
-def read_prices(prog: Program2, row_dual: np.ndarray) -> Prices:
-    """Normalise the row duals by the value of good 1 at t = 0 (eq. 56 -> 57)."""
-    rb = prog.lp.row_blocks
-    P10 = row_dual[rb["good1"].start]
-    if not P10 > 0:
-        raise SolveError("dual_error", f"the shadow value of good 1 at t=0 is {P10:.3g}, not positive")
-    S = prog.econ.S
-    return Prices(
-        P10=float(P10),
-        p0=float(row_dual[rb["good2"].start] / P10),
-        Q=[row_dual[rb[f"sec[{s}]"].slice] / P10 for s in range(S)],
-        P_delta=[row_dual[rb[f"rights[{s}]"].slice] / P10 for s in range(S)],
-    )
+class _Oracle(PlannerOracle):
+    """What the Negishi search needs from Program 2: the shared oracle
+    (:class:`segex.markets.equilibrium.PlannerOracle`) on ``prog.planner``, whose points
+    also carry Program 2's read-back prices (p0, Q, P_Delta per state) and whose budgets are
+    priced by eq. (57) term by term (:func:`.program2.expenditures`).
 
-
-def expenditures(prog: Program2, x: np.ndarray, prices: Prices):
-    """(H,) expenditure of each type's lottery at prices (57), (H,) wealth e10 + p0 e20."""
-    P = bundle_prices(prog, prices.p0, prices.Q, prices.P_delta)
-    spend = np.bincount(prog.col_type, P * x, minlength=prog.econ.H)
-    # the k-marginal and the conditional t=1 lotteries both sum to one per state:
-    # count each state's a/Delta terms once (x1 columns) and k once (k columns) -- done.
-    e0 = prog.econ.e0
-    return spend, e0[:, 0] + prices.p0 * e0[:, 1], P
-
-
-@dataclass
-class _Solved:
-    sol: object
-    prices: Prices
-    bundle_price: np.ndarray
-
-
-class _Oracle:
-    """What the Negishi search needs from Program 2 (see :class:`segex.negishi.NegishiSearch`).
-
-    With HiGHS one session is kept, so every LP after the first is a warm-started
-    dual simplex re-solve (only the objective changes with the weights).
+    With HiGHS one session is kept, so every LP after the first is a warm-started dual
+    simplex re-solve (only the objective changes with the weights).
     """
 
     def __init__(self, prog: Program2, backend, solver_opts, pricer=None):
-        self.prog, self.backend = prog, backend
-        self._pricer = pricer
-        self.H, self.alpha = prog.econ.H, prog.econ.share
-        self.session = None
+        super().__init__(prog.planner, backend, solver_opts, pricer)
+        self.prog = prog
         if backend == "highs":
-            from ...backends.highs import HighsSession
+            self.session = self._session()
 
-            self.session = HighsSession(prog.lp, **solver_opts)
-        self.solver_opts = solver_opts
+    @property
+    def prog(self) -> Program2:
+        return self._prog
 
-    def evaluate(self, weights) -> ng.NegishiPoint:
-        prog = self.prog
-        prog.set_weights(weights)
-        if self.session is not None:
-            self.session.set_cost(prog.lp.c)
-            try:
-                sol = self.session.run()
-            except SolveError as err:
-                if err.status not in ("unknown", "solve_error"):
-                    raise
-                # a warm start that HiGHS could not finish (numerical trouble from
-                # the inherited basis): the same LP again, cold, with fresh options
-                from ...backends.highs import HighsSession
+    @prog.setter
+    def prog(self, prog: Program2) -> None:  # column generation swaps in a larger master
+        self._prog, self.planner = prog, prog.planner
 
-                self.session = HighsSession(prog.lp, **self.solver_opts)
-                self.session.set_cost(prog.lp.c)
-                sol = self.session.run()
-        else:
-            sol = solve(prog.lp, backend=self.backend)
-        prices = read_prices(prog, sol.row_dual)
-        spend, wealth, P = expenditures(prog, sol.x, prices)
+    def point(self, weights, sol) -> ng.NegishiPoint:
+        prices = read_prices(self.prog, sol.row_dual)
+        spend, wealth, P = expenditures(self.prog, sol.x, prices)
         return ng.NegishiPoint(weights=np.asarray(weights, float), transfer=spend - wealth, wealth=wealth,
-                               state=_Solved(sol, prices, P))
-
-    def pricer(self):
-        """Bundles outside the LP that the dual face LP must keep priced out (None:
-        the LP holds every bundle)."""
-        return self._pricer
-
-    def balance(self, pt, support=(), penalize=None):
-        """Mix allocations on the primal optimal face at the point's prices (``support``,
-        the vertices the search met, is not needed: every vertex optimal at the point is
-        on that face, and no other may be mixed); if budgets
-        still do not balance, move prices within the dual optimal face at that mix
-        (a primal-degenerate LP has many optimal duals, and the one HiGHS returns
-        can jump while the allocation does not). Returns (x, point with those prices)."""
-        x = _balance_on_face(self.prog, pt, self.backend, penalize=penalize, least_trade=False)
-        pen = np.ones(self.H, bool) if penalize is None else np.asarray(penalize, bool)
-        r = self.residual(x, pt)
-        if np.abs(r[pen]).max() <= 1e-12:
-            return x, pt
-        pt2 = _rebalance_prices(self.prog, x, pt, self.backend, pen, pricer=self.pricer())
-        if pt2 is not None and np.abs(self.residual(x, pt2)[pen]).max() < np.abs(r[pen]).max():
-            return x, pt2
-        return x, pt
+                               state=_Solved(sol=sol, bundle_price=P, prices=prices))
 
     def residual(self, x, pt) -> np.ndarray:
         spend, wealth, _ = expenditures(self.prog, x, pt.state.prices)
         return (spend - wealth) / wealth
-
-    def utilities(self, x) -> np.ndarray:
-        prog = self.prog
-        return np.bincount(prog.col_type, prog.col_util * x, minlength=prog.econ.H)
-
-
-def _reraise_limit(err: SolveError) -> None:
-    """A run stopped by the user's time limit is an error, never a fallback."""
-    if err.status == "time_limit":
-        raise err
-
-
-def budget_rows(prog: Program2, x):
-    """Every type's budget (59) at x as linear equations ``B y = rhs`` in the duals y.
-
-    By complementary slackness the expenditure of type h's lottery in welfare units is
-    ``lambda^h alpha^h U^h(x) - sum(prob-row duals of h)``, its endowment's value
-    ``alpha^h (y_good1 e10 + y_good2 e20)``; the budget equates them.
-    Returns (B, (H, m) sparse; rhs, (H,)).
-    """
-    import scipy.sparse as sp
-
-    econ, rb = prog.econ, prog.lp.row_blocks
-    H = econ.H
-    U = np.bincount(prog.col_type, prog.col_util * x, minlength=H)
-    prob = rb["prob"].index(np.repeat(np.arange(H), 3), np.tile(np.arange(3), H))
-    g1, g2 = rb["good1"].start, rb["good2"].start
-    rows = np.concatenate([np.repeat(np.arange(H), 3), np.arange(H), np.arange(H)])
-    cols = np.concatenate([prob, np.full(H, g1), np.full(H, g2)])
-    vals = np.concatenate([np.full(3 * H, -1.0), -econ.share * econ.e0[:, 0], -econ.share * econ.e0[:, 1]])
-    B = sp.csr_matrix((vals, (rows, cols)), shape=(H, prog.lp.A.shape[0]))
-    return B, -prog.weights * econ.share * U
-
-
-def _rebalance_prices(prog: Program2, x, pt, backend, penalize, rounds=12, pricer=None):
-    """Dual face LP: optimal duals complementary to x at which x's budgets balance.
-
-    By complementary slackness type h's budget in welfare units is linear in the duals:
-    ``B_h(y) = lambda^h alpha^h U^h(x) - sum(prob-row duals of h) - alpha^h (y_good1 e10 + y_good2 e20)``.
-    Constraints: dual feasibility ``A_j'y >= c_j`` (equality where x_j > 0), generated
-    lazily from the near-binding columns -- and, with ``pricer(y, weights) -> (A, c)``
-    (column generation), from bundles outside the LP, so that the new prices admit no
-    profitable bundle anywhere; objective: the budget slacks of ``penalize``.
-    Returns a NegishiPoint with the new prices, or None.
-    """
-    import scipy.sparse as sp
-
-    from ...engine.lp import LP, LPSolution
-
-    lp, econ = prog.lp, prog.econ
-    H, m = econ.H, lp.A.shape[0]
-    y0 = pt.state.sol.row_dual
-    c = lp.c
-    scale = max(1.0, np.abs(c).max())
-    rc0 = c - lp.A.T @ y0
-    eq = x > 1e-12
-    active = eq | (rc0 >= -1e-3 * scale)
-    rb = lp.row_blocks
-    P10 = y0[rb["good1"].start]
-    wealth = econ.e0[:, 0] + pt.state.prices.p0 * econ.e0[:, 1]
-    Bm, rhs = budget_rows(prog, x)
-    wscale = econ.share * wealth * P10  # slack weights: residual in units of wealth
-    pen = np.asarray(penalize, float)
-    extra_A, extra_c = [], []  # dual constraints of bundles outside the LP (pricer)
-    for _ in range(rounds):
-        cols = np.nonzero(active)[0]
-        blocks = [lp.A[:, cols].T] + [Ae.T for Ae in extra_A]
-        At = sp.vstack(blocks).tocsr()
-        ce = np.concatenate([c[cols], *extra_c])
-        eqs = np.concatenate([eq[cols], *[np.zeros(v.size, bool) for v in extra_c]])
-        M = sp.vstack([sp.hstack([At, sp.csr_matrix((At.shape[0], 2 * H))]),
-                       sp.hstack([Bm, -sp.identity(H), sp.identity(H)])]).tocsc()
-        lb = np.concatenate([ce, rhs])
-        ub = np.concatenate([np.where(eqs, ce, np.inf), rhs])
-        dual_lp = LP(c=np.concatenate([np.zeros(m), -pen / wscale, -pen / wscale]), A=M,
-                     col_lb=np.concatenate([np.full(m, -np.inf), np.zeros(2 * H)]),
-                     col_ub=np.full(m + 2 * H, np.inf), row_lb=lb, row_ub=ub, col_blocks={}, row_blocks={})
-        try:
-            y = solve(dual_lp, backend=backend).x[:m]
-        except SolveError as err:
-            _reraise_limit(err)
-            return None
-        rc = c - lp.A.T @ y
-        viol = rc > 1e-9 * scale
-        grew = bool(np.any(viol & ~active))
-        active |= viol
-        if pricer is not None:
-            Ap, cp = pricer(y, prog.weights)
-            if Ap is not None and Ap.shape[1]:
-                bad = np.nonzero(cp - Ap.T @ y > 1e-9 * scale)[0]
-                if bad.size:
-                    extra_A.append(Ap[:, bad])
-                    extra_c.append(cp[bad])
-                    grew = True
-        if not grew:
-            break
-    else:
-        return None
-    sol = LPSolution(status="optimal", objective=float(c @ x), x=x, row_dual=y, col_dual=rc, solve_s=0.0,
-                     backend=backend + "+dual-face")
-    prices = read_prices(prog, y)
-    spend, wealth, Pb = expenditures(prog, x, prices)
-    return ng.NegishiPoint(weights=pt.weights, transfer=spend - wealth, wealth=wealth,
-                           state=_Solved(sol, prices, Pb))
-
-
-def _balance_on_face(prog: Program2, pt: ng.NegishiPoint, backend, eps_rel=1e-9, penalize=None,
-                     least_trade=True):
-    """Face LP at the point's prices: among the planner's optimal solutions at the point
-    (columns with reduced cost ~ 0, which include every vertex optimal there -- the ones
-    the Negishi end-game means to mix), one whose budgets balance. Columns from other
-    weights never enter: they would balance budgets with an allocation the planner
-    would not choose here. Returns the primal x.
-
-    With ``least_trade`` a second stage keeps the budget slacks at their optimum and
-    minimises total security trade sum_h alpha^h E|a|: within an exchange the split of
-    storage between members is indeterminate (as in Definition 1's equilibrium), and
-    this selects KT's reporting convention (no trade that is not needed).
-    """
-    st = pt.state
-    lp = prog.lp
-    eps = eps_rel * max(1.0, np.abs(lp.c).max())
-    keep = np.nonzero((st.sol.col_dual >= -eps) | (st.sol.x > 0))[0]
-    face = ng.face_lp(lp, keep, prog.col_type, st.bundle_price, pt.wealth, penalize)
-    try:
-        fs = solve(face, backend=backend)
-    except SolveError as exc:
-        # The face holds the point's own solution, so it is feasible up to the
-        # solver's tolerance; presolve has been seen to call such a face infeasible
-        # (random economies, refined grids). Retry without presolve; failing that,
-        # the point's own solution is the (unbalanced) answer and the search goes on.
-        if exc.status != "infeasible" or backend != "highs":
-            raise
-        try:
-            fs = solve(face, backend=backend, presolve="off")
-        except SolveError as err:
-            _reraise_limit(err)
-            return st.sol.x.copy()
-    xf = fs.x
-    if least_trade:
-        n = keep.size
-        face.col_ub = np.concatenate([face.col_ub[:n], xf[n:] + 1e-12 * (1 + pt.wealth.max())])
-        face.c = np.concatenate([-prog.col_trade[keep], np.zeros(xf.size - n)])
-        try:
-            xf = solve(face, backend=backend).x
-        except SolveError as err:
-            _reraise_limit(err)  # otherwise keep the stage-1 solution
-    x = np.zeros(lp.A.shape[1])
-    x[keep] = xf[: keep.size]
-    return x
 
 
 @dataclass
@@ -321,7 +105,9 @@ class SegregatedResult:
             cache[key] = fn()
         return cache[key]
 
-    def _type_stats(self):
+    def type_stats(self) -> list:
+        """Per type: its expected choices, marginal lotteries and, per state, its mass and
+        mean discrepancy in every exchange (computed once)."""
         return self._cached("type_stats", self._compute_type_stats)
 
     def _compute_type_stats(self):
@@ -386,7 +172,7 @@ class SegregatedResult:
 
     def _compute_exchanges(self):
         econ, pr = self.econ, self.prices
-        stats = self._type_stats()
+        stats = self.type_stats()
         lo_hi = self._cached("fee_intervals", lambda: fee_intervals(self))
         rows = []
         for s in range(econ.S):
@@ -415,7 +201,7 @@ class SegregatedResult:
 
     def to_dict(self) -> dict:
         econ = self.econ
-        stats = self._type_stats()
+        stats = self.type_stats()
         ex = self.exchanges()
         types = []
         for h, d in enumerate(stats):
@@ -514,7 +300,7 @@ class SegregatedResult:
 
     def to_dataset(self) -> xr.Dataset:
         econ, g = self.econ, self.grids
-        stats = self._type_stats()
+        stats = self.type_stats()
         ex = self.exchanges()
         H, S = econ.H, econ.S
         typ = np.arange(1, H + 1)
@@ -613,7 +399,7 @@ def fee_intervals(res: SegregatedResult):
     A price system is a dual vector y of Program 2 at the solution's weights with
     ``A_j'y >= c_j`` for every bundle j (no bundle gains, eq. 56) and equality where
     x_j > 0 (complementary slackness); in an equilibrium also every type's budget (59)
-    balanced at x (:func:`budget_rows`). Fees are in numeraire units,
+    balanced at x (:meth:`PlannerLP.budget_rows`). Fees are in numeraire units,
     ``P_Delta = y_rights / y_good1`` -- a ratio, so the program is linear-fractional;
     with Charnes-Cooper variables ``v = y / y_good1``, ``t = 1 / y_good1 >= 0`` it is
     the LP ``A'v >= c t`` (= where x > 0), ``v_good1 = 1``, ``B v = rhs t``, solved
@@ -688,7 +474,7 @@ class _DualFace:
         gr[0, g1] = 1.0
         fixed, lo, hi = [sp.csr_matrix(gr)], [1.0], [1.0]
         if equilibrium:
-            B, rhs = budget_rows(prog, x)
+            B, rhs = prog.planner.budget_rows(x)
             # v units are numeraire x population share: budgets to 1e-9 of wealth
             econ = prog.econ
             wealth = econ.e0[:, 0] + y[lp.row_blocks["good2"].start] * t0 * econ.e0[:, 1]
@@ -731,7 +517,7 @@ class _DualFace:
             try:
                 return self.session.run().x
             except SolveError as err:
-                _reraise_limit(err)
+                reraise_limit(err)
         return None
 
     def range(self, i: int) -> tuple[float, float]:
@@ -808,7 +594,7 @@ def solve_segregated(
         unit of probability.
     weights0 : a starting guess for the Negishi weights (e.g. from a coarser grid).
     columns0 : column generation's starting master, per type :class:`TypeColumns` on
-        ``grids`` (e.g. a coarser solution's bundles, :func:`.refine.carried_columns`);
+        ``grids`` (e.g. a coarser solution's bundles, :func:`.exchanges.carried_columns`);
         it must contain a feasible allocation (no trade in every exchange does).
     """
     grids = grids or CollateralGrids.build(econ)
@@ -843,10 +629,10 @@ def solve_segregated(
         pt, x = oracle.lift_point(pt), oracle.lift(x)
     if weights is not None:
         if equilibrium:
-            x = _balance_on_face(prog, pt, backend)
+            x = balance_on_face(prog.planner, pt, backend)
     else:
         # final face LP: all budgets, then the least-trade selection among the solutions
-        xb = _balance_on_face(prog, pt, backend)
+        xb = balance_on_face(prog.planner, pt, backend)
         if np.abs(oracle.residual(xb, pt)).max() <= np.abs(sol.residual).max():
             x = xb  # (the least-trade re-selection must not undo the balance)
     rounds = []
@@ -879,8 +665,6 @@ def solve_segregated(
         negishi_trace=trace,
     )
     res.colgen_path = rounds
-    from .certify import certify_segregated
-
     res.certificate = certify_segregated(res, backend=backend)
     if method != "grid":
         res.certificate.add("pricing.max_reduced_cost", max(rounds[-1]["max_reduced_cost"], 0.0), max(tol, 1e-12),
@@ -1028,7 +812,8 @@ class _ColgenOracle(_Oracle):
                          col_dual=c - prog.lp.A.T @ y, solve_s=sol.solve_s, backend=sol.backend)
         pr = pt.state.prices
         out = ng.NegishiPoint(weights=pt.weights, transfer=pt.transfer, wealth=pt.wealth,
-                              state=_Solved(new, pr, bundle_prices(prog, pr.p0, pr.Q, pr.P_delta)))
+                              state=_Solved(sol=new, bundle_price=bundle_prices(prog, pr.p0, pr.Q, pr.P_delta),
+                                            prices=pr))
         if hasattr(pt, "u"):
             out.u = pt.u
         return out

@@ -61,3 +61,17 @@ def solve_concept(econ: LiquidityEconomy, concept: str, grids: LotteryGrids | No
                                 "it" + ("" if tol is None else ", and refined it must reach it"))
         return res
     raise ValueError(f"unknown concept {concept!r}")
+
+
+# ---------------------------------------------------------------------------------- registry entry points
+def solve_registered(spec, options, concept: str, progress=False):
+    """One concept of a parsed grid file (``segex solve``): the file's grids and SP2's
+    consumption grid, the run's tol and backend; KT Section 3's results in KT's symbols."""
+    from .diamond_dybvig import KTResult
+    from .lottery import consumption_grid
+
+    res = solve_concept(spec.economy, concept, grids=spec.build_grids(),
+                        c_grid=consumption_grid(spec.economy, spec.grid.get("c")), tol=options.tol,
+                        backend=options.backend)
+    return KTResult(res) if spec.kind == "diamond_dybvig" else res
+

@@ -69,8 +69,5 @@ class KTResult:
         R = d.get("R", float("nan"))
         return {"p": 1.0 / R if R == R else float("nan"), **d}
 
-    def to_dataset(self, econ=None):
-        try:
-            return self.result.to_dataset(econ)
-        except TypeError:
-            return self.result.to_dataset()
+    def to_dataset(self):
+        return self.result.to_dataset()

@@ -49,10 +49,22 @@ from ...certificate import Certificate, lp_checks
 from ...engine.lp import LPBuilder
 from ...errors import SpecError
 from ...gridspec import axis
+from ...markets.refine import extension_bounds, refine, zoom
 from .model import LiquidityEconomy
 from .reduced import Allocation, ce3, demands
 
 EXCHANGES = ("segregated", "common")
+
+#: What to change when a row family conflicts (the infeasibility diagnosis). ``lottery``
+#: and ``common`` define the lotteries and stay exact there.
+HINTS = {
+    "lottery": "every type needs at least one bundle on its grids",
+    "resources": "no allocation on the grids fits within the endowment: lower the minimum income/consumption "
+                 "grid points (grid.I, grid.c) or widen grid.c",
+    "market": "no exchange's private market can clear on the grids: widen grid.R (or grid.p) and grid.I",
+    "common": "one market for all types cannot be formed on grid.R",
+    "ic": "truth-telling cannot hold on the grids: widen them so that every type's own bundle is representable",
+}
 #: Short-asset differences from CE3 below this share of the endowment read as no regulation.
 REGULATION_TOL = 1e-4
 
@@ -106,7 +118,7 @@ def consumption_grid(econ: LiquidityEconomy, spec=None) -> np.ndarray:
     return c
 
 
-def _bundles(econ: LiquidityEconomy, grids: LotteryGrids):
+def bundles(econ: LiquidityEconomy, grids: LotteryGrids):
     """Flat bundle arrays: exchange index, R, I, c1, c2, and per type V and x1 (N, nb)."""
     k, m, end = np.meshgrid(np.arange(grids.R.size), np.arange(grids.I.size), [0, 1], indexing="ij")
     k, m, end = k.ravel(), m.ravel(), end.ravel()
@@ -277,7 +289,7 @@ def solve_sp3(econ: LiquidityEconomy, grids: LotteryGrids | None = None, incenti
     if exchanges not in EXCHANGES:
         raise SpecError("solve.exchanges", f"unknown exchange structure {exchanges!r}; use 'segregated' or 'common'")
     grids = grids or LotteryGrids.around(econ)
-    k, R, I, c1, c2, V, x1 = _bundles(econ, grids)
+    k, R, I, c1, c2, V, x1 = bundles(econ, grids)
     N, nb, nR, F = econ.theta.size, k.size, grids.R.size, econ.prob
     common = exchanges == "common"
     pairs = [(t, s) for t in range(N) for s in range(N) if t != s] if incentives else []
@@ -285,9 +297,10 @@ def solve_sp3(econ: LiquidityEconomy, grids: LotteryGrids | None = None, incenti
     b = LPBuilder()
     cols = [b.add_cols(f"x[{t}]", F[t] * V[t]) for t in range(N)]
     q = b.add_cols("q", np.zeros(nR), coords={"R": grids.R}) if common else None
-    r_lot = b.add_rows("lottery", coords={"type": np.arange(N)}, lb=1.0, ub=1.0)
-    r_res = b.add_rows("resources", coords={"R": grids.R} if common else None, lb=-np.inf, ub=0.0 if common else econ.e)
-    r_mkt = b.add_rows("market", coords={"R": grids.R})
+    r_lot = b.add_rows("lottery", coords={"type": np.arange(N)}, lb=1.0, ub=1.0, exact=True, hint=HINTS["lottery"])
+    r_res = b.add_rows("resources", coords={"R": grids.R} if common else None, lb=-np.inf, ub=0.0 if common else econ.e,
+                       hint=HINTS["resources"])
+    r_mkt = b.add_rows("market", coords={"R": grids.R}, hint=HINTS["market"])
     res_row = r_res.start + (k if common else 0)
     for t in range(N):
         cc = cols[t].all()
@@ -297,7 +310,7 @@ def solve_sp3(econ: LiquidityEconomy, grids: LotteryGrids | None = None, incenti
     _add_ic_rows(b, cols, lambda t, s: V[t], pairs, group=k if common else None, n_groups=nR)
     if common:  # x(theta, exchange k) = q_k for every theta; resources[k]: ... - e q_k <= 0
         b.add_terms(r_res.start + np.arange(nR), q.all(), -econ.e)
-        r_com = b.add_rows("common", coords={"type": np.arange(N), "R": grids.R})
+        r_com = b.add_rows("common", coords={"type": np.arange(N), "R": grids.R}, exact=True, hint=HINTS["common"])
         for t in range(N):
             b.add_terms(r_com.start + t * nR + k, cols[t].all(), 1.0)
             b.add_terms(r_com.start + t * nR + np.arange(nR), q.all(), -1.0)
@@ -306,7 +319,7 @@ def solve_sp3(econ: LiquidityEconomy, grids: LotteryGrids | None = None, incenti
     x = sol.x[: N * nb].reshape(N, nb)
     cert = Certificate()
     lp_checks(cert, lp, sol.x, sol.row_dual)
-    _economic_checks(cert, econ, x, pairs, V, cost, market=(k, x1, c1, nR), common=common)
+    economic_checks(cert, econ, x, pairs, V, cost, market=(k, x1, c1, nR), common=common)
     mass = np.stack([np.bincount(k, weights=F[t] * x[t], minlength=nR) for t in range(N)], axis=1)  # (nR, N)
     excess = np.stack([np.bincount(k, weights=F[t] * x[t] * (x1[t] - c1), minlength=nR) for t in range(N)], axis=1)
     # engine sign convention: row_dual = d welfare / d bound, so a resources dual is >= 0
@@ -316,7 +329,7 @@ def solve_sp3(econ: LiquidityEconomy, grids: LotteryGrids | None = None, incenti
         P_Delta = np.where(y_res > 0, sol.row_dual[r_mkt.slice] / y_res, np.nan)
     ends = x.reshape(N, nR, grids.I.size, 2).sum((0, 2)) > SUPPORT_TOL
     pinned = ends.all(1)
-    _check_rights_prices(cert, econ, grids, P_Delta, pinned)
+    check_rights_prices(cert, econ, grids, P_Delta, pinned)
     _check_support(cert, x.reshape(N, nR, grids.I.size, 2), grids, common, limits)
     x2 = (I[None, :] - x1) * R[None, :]  # consumption at t = 2 from the budget at R_k
     return SP3Result(
@@ -349,7 +362,7 @@ def _add_ic_rows(b: LPBuilder, cols, value, pairs, group=None, n_groups=1):
     if not pairs:
         return
     n = n_groups if group is not None else 1
-    r_ic = b.add_rows("ic", size=len(pairs) * n, lb=0.0, ub=np.inf)
+    r_ic = b.add_rows("ic", size=len(pairs) * n, lb=0.0, ub=np.inf, hint=HINTS["ic"])
     for p, (t, s) in enumerate(pairs):
         rows = r_ic.start + p * n + (group if group is not None else 0)
         b.add_terms(rows, cols[t].all(), value(t, t))  # the truthful type's own lottery
@@ -372,7 +385,7 @@ def _ic_duals(sol, b, pairs, N, n_groups=1) -> np.ndarray:
 PRICE_TOL = 1e-6
 
 
-def _check_rights_prices(cert, econ, grids, P_Delta, pinned):
+def check_rights_prices(cert, econ, grids, P_Delta, pinned):
     """No-arbitrage between an exchange and the two assets: moving d of a bundle's c1 into
     c2 = R (I - c1) leaves utility unchanged, costs d (R/R-hat - 1) in resources and adds
     d to the exchange's excess demand for good 1. Where the lotteries use both ends of the
@@ -410,7 +423,7 @@ def _check_support(cert, used, grids, common, limits=None):
 RESIDUAL_TOL = 1e-7
 
 
-def _economic_checks(cert, econ, x, pairs, V, cost, market=None, common=False, value=None):
+def economic_checks(cert, econ, x, pairs, V, cost, market=None, common=False, value=None):
     """Recomputed from the lotteries x (N, nb), independent of the LP: lotteries sum to
     one, resources, truth-telling (per exchange with one market), and with ``market =
     (k, x1, c1, n_R)`` every exchange's private market."""
@@ -419,7 +432,7 @@ def _economic_checks(cert, econ, x, pairs, V, cost, market=None, common=False, v
 
 
 def economic_residuals(econ, x, pairs, V, cost, market=None, common=False, value=None) -> dict:
-    """{check: (residual, note)} (:func:`_economic_checks`). ``value(t, s)`` is type t's
+    """{check: (residual, note)} (:func:`economic_checks`). ``value(t, s)`` is type t's
     utility of s's bundles (default ``V[t]``)."""
     F = econ.prob
     x = np.maximum(x, 0.0)
@@ -467,13 +480,13 @@ def refine_sp3(econ: LiquidityEconomy, tol: float = 1e-8, exchanges: str = "comm
     examples -- and where the optimum is not unique in R (segregated exchanges: a type
     whose demand ignores the rate) not at all; the allocation and welfare are unique."""
     grids = grids or LotteryGrids.around(econ, n_R, n_I)
-    bounds_R, bounds_I = _bounds(grids.R), _bounds(grids.I)
+    bounds_R, bounds_I = extension_bounds(grids.R), extension_bounds(grids.I)
     limits = (*bounds_R[:2], *bounds_I[:2])
 
     def regrid(res, grids):
         used = res.x.reshape(econ.theta.size, grids.R.size, grids.I.size, 2)
-        R, out_R = _zoom(grids.R, used.sum((0, 2, 3)) > SUPPORT_TOL, n_R, bounds_R)
-        I, out_I = _zoom(grids.I, used.sum((0, 1, 3)) > SUPPORT_TOL, n_I, bounds_I)
+        R, out_R = zoom(grids.R, used.sum((0, 2, 3)) > SUPPORT_TOL, n_R, bounds_R)
+        I, out_I = zoom(grids.I, used.sum((0, 1, 3)) > SUPPORT_TOL, n_I, bounds_I)
         I = _follow_rates(econ, grids, used, R, I, n_I, bounds_I)
         # with segregated exchanges a type whose demand ignores R may sit on any rate, an
         # edge included: that does not hold convergence back (cf. _check_support)
@@ -512,7 +525,7 @@ def refine_sp2(econ: LiquidityEconomy, tol: float = 1e-8, c_grid: np.ndarray | N
     """SP2 refined the same way: the consumption grid zooms onto every consumption level
     the lotteries use (at either date), ``n_c`` points per run."""
     c_grid = consumption_grid(econ) if c_grid is None else np.asarray(c_grid, float)
-    bounds = (0.0, *_bounds(c_grid)[1:])
+    bounds = (0.0, *extension_bounds(c_grid)[1:])
 
     positive = c_grid[c_grid > 0]
     c_low = positive.min() / 2 if positive.size else 0.0
@@ -520,7 +533,7 @@ def refine_sp2(econ: LiquidityEconomy, tol: float = 1e-8, c_grid: np.ndarray | N
     def regrid(res, c_grid):
         c1, c2 = res.bundles
         on = res.x.sum(0) > SUPPORT_TOL
-        g, extended = _zoom(c_grid, np.isin(c_grid, np.concatenate([c1[on], c2[on]])), n_c, bounds)
+        g, extended = zoom(c_grid, np.isin(c_grid, np.concatenate([c1[on], c2[on]])), n_c, bounds)
         # a corner at c = 0 (Diamond-Dybvig) stays a corner: no new points in (0, c_low),
         # where CRRA utilities would run to -1e15 and past what an LP solver accepts
         return g[(g == 0) | (g >= c_low)], extended
@@ -530,26 +543,20 @@ def refine_sp2(econ: LiquidityEconomy, tol: float = 1e-8, c_grid: np.ndarray | N
 
 def _refine(solve_at, regrid, grids, tol, max_steps, progress):
     """Solve on ``grids``, re-grid onto the support, repeat until the welfare changes by
-    less than ``tol`` between two solves or ``max_steps`` LPs. Each step shrinks the
-    spacing around the support by about (n-1)/2, so the grid error (O(spacing^2) in
-    welfare for lotteries over a concave value) falls geometrically. The result's
-    ``refinement`` lists every step, its ``lp`` has the last LP's sizes and all LPs'
-    times, and its certificate adds ``refinement``: the last change against ``tol``
-    (failed when ``max_steps`` ran out first). ``regrid(result, grids)`` returns the
-    next grids and whether it extended them past an edge of the support."""
-    steps, prev, res, change, extended = [], None, None, np.inf, False
-    for step in range(max_steps):
-        res = solve_at(grids)
-        if prev is not None:  # after an extension the grid is coarse where it is new: no verdict yet
-            change = np.inf if extended else abs(res.welfare - prev.welfare)
+    less than ``tol`` between two solves or ``max_steps`` LPs (:func:`segex.markets.refine.refine`).
+    Each step shrinks the spacing around the support by about (n-1)/2, so the grid error
+    (O(spacing^2) in welfare for lotteries over a concave value) falls geometrically. The
+    result's ``refinement`` lists every step, its ``lp`` has the last LP's sizes and all
+    LPs' times, and its certificate adds ``refinement``: the last change against ``tol``
+    (failed when ``max_steps`` ran out first). ``regrid(result, grids)`` returns the next
+    grids and whether it extended them past an edge of the support."""
+
+    def record(res):
         rate = {"R": res.R} if hasattr(res, "R") else {}
-        steps.append({"step": step, **res.lp, "welfare": res.welfare, **rate, "liquidity": res.liquidity,
-                      "change": change})
-        if progress:
-            progress(steps[-1])
-        if change < tol:
-            break
-        prev, (grids, extended) = res, regrid(res, grids)
+        return {**res.lp, "welfare": res.welfare, **rate, "liquidity": res.liquidity}
+
+    res, steps, change = refine(solve_at, regrid, grids, tol, lambda a, b: abs(b.welfare - a.welfare), record,
+                                max_steps, progress)
     res.refinement = steps
     res.lp = {**res.lp, "build_s": sum(r["build_s"] for r in steps), "solve_s": sum(r["solve_s"] for r in steps),
               "lps": len(steps)}
@@ -557,37 +564,6 @@ def _refine(solve_at, regrid, grids, tol, max_steps, progress):
     return res
 
 
-def _bounds(g: np.ndarray) -> tuple[float, float, float]:
-    """How far refinement may extend a grid whose support reaches its edge: to half its
-    lowest point and twice its highest (a support still on the edge then fails the
-    certificate's support_interior check instead of running off, e.g. when a type's demand
-    does not depend on the rate and the LP may put it anywhere); and the least step of an
-    extension, a quarter of the starting grid's span (zoomed grids are narrow, and the
-    optimal income moves with the rate: extending a narrow grid by its own span would
-    creep towards an optimum outside it and stall)."""
-    return float(g[0]) / 2, 2 * float(g[-1]), (float(g[-1]) - float(g[0])) / 4
-
-
-def _zoom(g: np.ndarray, active: np.ndarray, n: int, bounds: tuple[float, float, float]) -> tuple[np.ndarray, bool]:
-    """The active points of the sorted grid g, and ``n`` new points spanning each run of
-    them out to its neighbours; a run on the grid's edge reaches further by the grid's
-    span or the least extension ``bounds[2]``, whichever is larger, within ``bounds[:2]``.
-    Keeping the active points keeps the last solution feasible, so welfare never falls
-    from one step to the next. Returns the new grid and whether it reaches beyond g (a
-    run on an edge that is not already a bound, such as c = 0)."""
-    idx = np.nonzero(active)[0]
-    runs = np.split(idx, np.nonzero(np.diff(idx) > 1)[0] + 1)
-    span = max(g[-1] - g[0], bounds[2])
-    pieces, extended = [g[idx]], False
-    for run in runs:
-        lo = g[run[0] - 1] if run[0] > 0 else max(g[0] - span, bounds[0])
-        hi = g[run[-1] + 1] if run[-1] < g.size - 1 else min(g[-1] + span, bounds[1])
-        extended = extended or lo < g[0] or hi > g[-1]
-        pieces.append(np.linspace(lo, hi, n))
-    return np.unique(np.concatenate(pieces)), extended
-
-
-# ---------------------------------------------------------------------------------- SP2
 def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend: str = "highs") -> SP2Result:
     """SP2 (FGT eq. 7): types private, no hidden trades -- a lottery LP over consumption
     bundles (c1, c2) on ``c_grid`` x ``c_grid`` per reported type, with truth-telling
@@ -610,8 +586,8 @@ def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend:
     N, F = econ.theta.size, econ.prob
     b = LPBuilder()
     cols = [b.add_cols(f"x[{t}]", F[t] * Vic[t], ub=np.where(finite[t], np.inf, 0.0)) for t in range(N)]
-    r_lot = b.add_rows("lottery", coords={"type": np.arange(N)}, lb=1.0, ub=1.0)
-    r_res = b.add_rows("resources", lb=-np.inf, ub=econ.e)
+    r_lot = b.add_rows("lottery", coords={"type": np.arange(N)}, lb=1.0, ub=1.0, exact=True, hint=HINTS["lottery"])
+    r_res = b.add_rows("resources", lb=-np.inf, ub=econ.e, hint=HINTS["resources"])
     pairs = [(t, s) for t in range(N) for s in range(N) if t != s]
     cost = c1 + c2 / econ.R_hat
     for t in range(N):
@@ -623,7 +599,7 @@ def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend:
     x = sol.x.reshape(N, -1)
     cert = Certificate()
     lp_checks(cert, lp, sol.x, sol.row_dual)
-    _economic_checks(cert, econ, x, pairs, Vic, cost)
+    economic_checks(cert, econ, x, pairs, Vic, cost)
     return SP2Result(econ=econ, x=x, welfare=float(sol.objective), liquidity=float(F @ (x @ c1)), c1=x @ c1,
                      c2=x @ c2, ic_dual=_ic_duals(sol, b, pairs, N),
                      lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3=ce3(econ),

@@ -23,7 +23,7 @@ for the lottery LPs of SP2 and SP3 (:mod:`.lottery`); it does not use the closed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -63,6 +63,8 @@ class Allocation:
     e: float = 1.0
     ce3_welfare: float = float("nan")  # for the welfare gain; set by :func:`certified`
     certificate: Certificate | None = None
+    economy: LiquidityEconomy | None = field(default=None, repr=False)  # type labels; set by :func:`certified`
+    lp = None  # closed forms solve no LP
 
     @property
     def wedge(self) -> float:
@@ -74,8 +76,10 @@ class Allocation:
                 "c2": self.c2.tolist(), "liquidity": self.liquidity, "short_share": self.liquidity / self.e,
                 "welfare": self.welfare, "welfare_gain": self.welfare - self.ce3_welfare}
 
-    def to_dataset(self, econ: LiquidityEconomy | None = None):
+    def to_dataset(self):
         import xarray as xr
+
+        econ = self.economy
 
         return xr.Dataset(
             {"c1": ("type", self.c1, {"long_name": "consumption at t=1"}),
@@ -204,4 +208,5 @@ def certified(econ: LiquidityEconomy, alloc: Allocation) -> Allocation:
     """The allocation with its certificate and CE3's welfare attached."""
     alloc.certificate = certify(econ, alloc)
     alloc.ce3_welfare = ce3(econ).welfare
+    alloc.economy = econ
     return alloc

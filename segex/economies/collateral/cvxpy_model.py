@@ -1,6 +1,6 @@
 """KT Program 2 written in cvxpy the way a cvxpy user would model it.
 
-This is not segex's path (that is :func:`segex.economies.collateral.program2.build_program2`
+This is not segex's path (that is :func:`.program2.build_program2`
 assembling one sparse matrix for HiGHS). It exists for two reasons:
 
 * **a cross-check by an independent formulation**: constraints are written as cvxpy
@@ -19,9 +19,10 @@ segex's (:func:`.program2.type_columns`): the economics is shared, the modelling
 
 from __future__ import annotations
 
-import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
+
+from .program2 import type_columns
 
 
 def _incidence(idx: np.ndarray, n: int, values=None) -> sp.csr_matrix:
@@ -30,10 +31,10 @@ def _incidence(idx: np.ndarray, n: int, values=None) -> sp.csr_matrix:
     return sp.csr_matrix((v, (idx, np.arange(idx.size))), shape=(n, idx.size))
 
 
-def program2_problem(econ, grids, weights=None, columns=None) -> tuple[cp.Problem, dict]:
+def program2_problem(econ, grids, weights=None, columns=None) -> tuple:
     """Program 2 (eqs. 47-55, separable form) as a cvxpy Problem, and its named
     constraints (``good1``, ``good2``, ``sec[s]``, ``rights[s]``)."""
-    from ..economies.collateral.program2 import type_columns
+    import cvxpy as cp
 
     H, S = econ.H, econ.S
     lam = np.ones(H) if weights is None else np.asarray(weights, float)

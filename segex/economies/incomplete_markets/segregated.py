@@ -1,0 +1,321 @@
+"""KT Definition 5: the competitive equilibrium with segregated exchanges of the
+incomplete-markets economy, from its lottery LP (:mod:`.lottery`) and the shared market
+machinery (:mod:`segex.markets`): Negishi weights at which every type's budget balances,
+prices and fees read back from the duals, who trades where, and a certificate.
+
+:func:`solve_segregated` inserts Definition 4's exact equilibrium into the grids (when it
+solves), so that allocation is feasible in the LP: the Pareto program at its supporting
+weights then beats or matches it, and the Negishi search starts from those weights.
+
+On grids the equilibrium is an equilibrium *of the grid economy*: each type is optimal
+among the grid's bundles at the read-back prices (the certificate's
+``consumer_optimality``), and such equilibria are not unique -- an exchange's security
+price and fees are pinned only to an interval by the portfolios a type may deviate to, and
+the Negishi search lands on one point of that set. ``--tol`` (refining the exchanges onto
+the support until the continuum equilibrium is reached) is not offered for this economy yet.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ...certificate import Certificate
+from ...errors import SolveError
+from ...markets.certify import CLEARING_TOL, certify_planner
+from ...markets.equilibrium import Equilibrium, solve_planner
+from .grids import MarketGrids
+from .lottery import Program, build_program
+from .model import IncompleteMarketsEconomy
+
+#: An exchange is active when this much population mass trades there: far above the
+#: solver's feasibility tolerance (1e-9), far below any meaningful share.
+ACTIVE_MASS = 1e-7
+#: A lottery puts this much probability on a grid's first or last point: the grid binds.
+EDGE_MASS = 1e-7
+#: Rounds of t = 0 consumption insertion (the weights move a little each round), and
+#: when a type's optimum counts as on the grid: 1e-7 relative to c moves utility by ~1e-14.
+MAX_ROUNDS = 3
+C0_TOL = 1e-7
+
+
+
+@dataclass
+class SegregatedResult:
+    """Definition 5 solved: the allocation, prices, fees, exchanges and certificate."""
+
+    econ: IncompleteMarketsEconomy
+    program: Program
+    eq: Equilibrium
+    x: np.ndarray
+    lp: dict
+    certificate: Certificate = None
+    refinement: list | None = None
+    stats: dict = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ read-back
+    @property
+    def grids(self) -> MarketGrids:
+        return self.program.grids
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.eq.y
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.eq.weights
+
+    def prices(self) -> dict:
+        """p0, Q (n_ex, J), P_Delta (n_ex, S) in units of good 1 at t = 0."""
+        pr = self.program.planner.prices(self.y)
+        n_ex = self.grids.exchanges.shape[0]
+        return {"p0": float(pr["good2"][0]), "Q": pr["securities"].reshape(n_ex, self.econ.J),
+                "P_Delta": pr["rights"].reshape(n_ex, self.econ.S)}
+
+    def masses(self) -> np.ndarray:
+        """(H, n_ex) population mass alpha^h of each type trading in each exchange."""
+        return self.program.planner.masses(self.x, self.program.col_exchange, self.grids.exchanges.shape[0])
+
+    def type_stats(self) -> list[dict]:
+        """Per type: expected c0, c1 (S, 2), theta (J,), Delta (S,), utility, rights fee."""
+        if "types" in self.stats:
+            return self.stats["types"]
+        econ, prog, x = self.econ, self.program, self.x
+        pr = self.prices()
+        out = []
+        for h, tb in enumerate(prog.bundles):
+            xc = [x[prog.blocks[h, n].slice] for n in ("c10", "c20")]
+            x1 = x[prog.blocks[h, "x1"].slice]
+            fee_col = (pr["P_Delta"][tb.exchange] * tb.delta).sum(axis=1)
+            out.append({
+                "c0": np.array([xc[0] @ self.grids.c0[0], xc[1] @ self.grids.c0[1]]),
+                "c1": np.stack([x1 @ tb.c1, x1 @ tb.c2], axis=1),
+                "theta": x1 @ tb.theta,
+                "Delta": x1 @ tb.delta,
+                "utility": float(prog.planner.utilities(x)[h]),
+                "fee": float(x1 @ fee_col),
+            })
+        self.stats["types"] = out
+        return out
+
+    @property
+    def lump_sum(self) -> np.ndarray:
+        """(H,) Negishi transfer T^h each type needs to afford its lottery (0 in equilibrium)."""
+        return self.program.planner.transfers(self.x, self.y)
+
+    def exchanges(self) -> list[dict]:
+        pr, mass = self.prices(), self.masses()
+        P = self.grids.exchanges
+        tot = mass.sum(axis=0)
+        return [{"id": f"e{i}", "p": P[i].tolist(), "fee": pr["P_Delta"][i].tolist(), "Q": pr["Q"][i].tolist(),
+                 "mass": float(tot[i]), "active": bool(tot[i] > ACTIVE_MASS)} for i in range(P.shape[0])]
+
+    def to_dict(self) -> dict:
+        econ = self.econ
+        pr, mass = self.prices(), self.masses()
+        active = mass.sum(axis=0) > ACTIVE_MASS
+        w = mass.sum(axis=0)[active]
+        types = []
+        for h, d in enumerate(self.type_stats()):
+            on = np.nonzero(mass[h] > ACTIVE_MASS)[0]
+            types.append({"c0": d["c0"].tolist(), "c1": d["c1"].tolist(), "theta": d["theta"].tolist(),
+                          "utility": d["utility"], "shares": {f"e{i}": float(mass[h, i] / econ.share[h]) for i in on},
+                          "transfer": -d["fee"], "fee": d["fee"], "Delta": d["Delta"].tolist(),
+                          "lump_sum": float(self.lump_sum[h])})
+        out = {
+            "p0": pr["p0"],
+            "Q": (w @ pr["Q"][active] / w.sum()).tolist(),
+            "types": types,
+            "exchanges": self.exchanges(),
+            "active_exchanges": [f"e{i}" for i in np.nonzero(active)[0]],
+            "weights": self.weights.tolist(),
+            "welfare": float(self.program.planner.lp.c @ self.x),
+            "equilibrium": self.eq.equilibrium,
+        }
+        if self.refinement is not None:
+            out["refinement"] = self.refinement
+        return out
+
+    def to_dataset(self):
+        import xarray as xr
+
+        econ, g = self.econ, self.grids
+        pr, mass = self.prices(), self.masses()
+        st = self.type_stats()
+        dims = {"type": np.arange(1, econ.H + 1), "state": np.arange(1, econ.S + 1), "good": [1, 2],
+                "security": np.arange(1, econ.J + 1), "exchange": [f"e{i}" for i in range(g.exchanges.shape[0])]}
+        prog, x = self.program, self.x
+        x_c10 = np.array([x[prog.blocks[h, "c10"].slice] for h in range(econ.H)])
+        x_c20 = np.array([x[prog.blocks[h, "c20"].slice] for h in range(econ.H)])
+        sup = self.support()
+        return xr.Dataset(
+            {
+                "c0": (("type", "good"), np.array([d["c0"] for d in st]), {"long_name": "expected t=0 consumption"}),
+                "c1": (("type", "state", "good"), np.array([d["c1"] for d in st]),
+                       {"long_name": "expected state consumption after spot trade"}),
+                "theta": (("type", "security"), np.array([d["theta"] for d in st]),
+                          {"long_name": "expected security holdings"}),
+                "utility": ("type", [d["utility"] for d in st], {"long_name": "expected utility U^h (eq. 27)"}),
+                "fee": ("type", [d["fee"] for d in st], {"long_name": "rights fees paid, sum_s E[P_Delta Delta_s]",
+                                                         "units": "good 1 at t=0"}),
+                "lump_sum": ("type", self.lump_sum, {"long_name": "Negishi transfer T^h (0 in equilibrium)",
+                                                     "units": "good 1 at t=0"}),
+                "weight": ("type", self.weights, {"long_name": "Pareto weight lambda^h"}),
+                "p0": ((), pr["p0"], {"long_name": "price of good 2 at t=0", "units": "good 1 at t=0"}),
+                "exchange_p": (("exchange", "state"), g.exchanges, {"long_name": "the exchange's spot prices p_s"}),
+                "Q": (("exchange", "security"), pr["Q"], {"long_name": "security price Q_j(p)",
+                                                          "units": "good 1 at t=0"}),
+                "P_Delta": (("exchange", "state"), pr["P_Delta"],
+                            {"long_name": "price of the right to trade P_Delta(p, s)", "units": "good 1 at t=0"}),
+                "mass": (("type", "exchange"), mass, {"long_name": "population mass alpha^h trading in the exchange"}),
+                "x_c10": (("type", "c10_grid"), x_c10, {"long_name": "lottery over t=0 good 1"}),
+                "x_c20": (("type", "c20_grid"), x_c20, {"long_name": "lottery over t=0 good 2"}),
+                **{f"x1_{k}": ("x1_point", v, {"long_name": doc}) for k, (v, doc) in sup.items()},
+            },
+            coords={**dims, "c10_grid": g.c0[0], "c20_grid": g.c0[1]},
+            attrs={"economy": "incomplete_markets", "concept": "segregated", "equilibrium": int(self.eq.equilibrium),
+                   "certificate_passed": int(bool(self.certificate is not None and self.certificate.passed)),
+                   **{f"p_grid_{s + 1}": g.p[s] for s in range(econ.S)},
+                   **{f"theta_grid_{j + 1}": g.theta[j] for j in range(econ.J)}},
+        )
+
+    def support(self) -> dict:
+        """Every (type, exchange, portfolio) the t = 1 lotteries hold, with its probability."""
+        prog, x = self.program, self.x
+        parts = []
+        for h, tb in enumerate(prog.bundles):
+            xs = x[prog.blocks[h, "x1"].slice]
+            on = np.nonzero(xs > 0)[0]
+            parts.append([np.full(on.size, h + 1), tb.exchange[on], tb.theta[on], xs[on]])
+        typ, ex, th, pr = (np.concatenate(c) for c in zip(*parts))
+        out = {"type": (typ, "type"), "exchange": (ex, "exchange index (row of exchange_p)"),
+               "prob": (pr, "probability of (exchange, portfolio)")}
+        for j in range(self.econ.J):
+            out[f"theta{j + 1}"] = (th[:, j], f"holding of security {j + 1}")
+        return out
+
+
+# ---------------------------------------------------------------------------------- solving
+def solve_segregated(econ: IncompleteMarketsEconomy, grids: MarketGrids | None = None, weights=None,
+                     backend: str = "highs", grid_specs: dict | None = None) -> SegregatedResult:
+    """Definition 5 on the grids (module docstring). ``weights=None``: the equilibrium
+    without transfers (Negishi); otherwise the Pareto program at those weights with the
+    transfers that decentralise it. ``grid_specs``: the TOML ``[grid]`` specs, used when
+    ``grids`` is None (then Definition 4's equilibrium is inserted when it solves, and the
+    clearing family is centred on it)."""
+    start = _exact_start(econ)
+    if grids is None:
+        insert = None if start is None else {"c0": start.c0, "p": start.spot, "theta": start.theta}
+        grids = MarketGrids.build(econ, **(grid_specs or {}), insert=insert)
+    weights0 = None
+    if weights is None and start is not None:
+        from .exact import supporting_weights
+
+        weights0 = supporting_weights(start)
+    return _solve_on(econ, grids, weights, backend, weights0)
+
+
+def _exact_start(econ):
+    """Definition 4's equilibrium, or None when it does not solve (the LP does not need it)."""
+    from .exact import solve_externality
+
+    try:
+        return solve_externality(econ)
+    except SolveError:
+        return None
+
+
+def _solve_on(econ, grids, weights, backend, weights0, max_rounds: int = MAX_ROUNDS) -> SegregatedResult:
+    """The equilibrium (or the Pareto program at ``weights``) on fixed exchanges, with t = 0
+    consumption continuous: t = 0 is separable, so type h's best c_l0 solves
+    ``lambda^h u'(c) = y_l`` (:func:`best_c0`). After each solve those points join the
+    grids and the LP is solved again, warm from the weights found, until every type's
+    optimum is a grid point (otherwise a type's c0 sits on a kink of the grid and p0 is
+    only an interval)."""
+    build_s = solve_s = 0.0
+    lps = iters = rounds = 0
+    for rounds in range(1, max_rounds + 1):
+        tb = time.perf_counter()
+        prog = build_program(econ, grids, weights)
+        build_s += time.perf_counter() - tb
+        rb = prog.planner.lp.row_blocks
+        goods = [rb["good1"].start, rb["good2"].start]
+        eq = solve_planner(prog.planner, weights=weights, backend=backend, weights0=weights0,
+                           fee_rows=rb["rights"].all(), hold_rows=goods)
+        solve_s, lps, iters = solve_s + eq.solve_s, lps + eq.lp_solves, iters + len(eq.trace)
+        weights0 = eq.weights if weights is None else None
+        best = best_c0(econ, eq.y[goods], eq.weights)
+        gap = max(float((np.abs(grids.c0[g][None, :] - best[:, g, None]).min(axis=1) / best[:, g]).max())
+                  for g in range(2))
+        if gap <= C0_TOL:
+            break
+        grids = replace(grids, c0=tuple(np.union1d(grids.c0[g], best[:, g]) for g in range(2)))
+    res = SegregatedResult(econ=econ, program=prog, eq=eq, x=eq.x,
+                           lp={**prog.planner.lp.stats, "build_s": build_s, "solve_s": solve_s, "backend": backend,
+                               "lps": lps, "negishi_iterations": iters, "c0_rounds": rounds})
+    res.certificate = certify(res, backend)
+    return res
+
+
+def best_c0(econ: IncompleteMarketsEconomy, y0: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(H, 2) the planner's t = 0 consumption at the duals ``y0`` of good 1 and good 2:
+    ``lambda^h c**(-g_h) = y_l``, i.e. ``c = (y_l / lambda^h)**(-1/g_h)`` (per capita; the
+    alpha^h of the objective and of the resource row cancel)."""
+    return (np.asarray(y0)[None, :] / np.asarray(weights)[:, None]) ** (-1.0 / econ.gamma[:, None])
+
+
+def certify(res: SegregatedResult, backend: str = "highs") -> Certificate:
+    """The shared checks (:func:`segex.markets.certify.certify_planner`) plus spot clearing of
+    both goods in every exchange and state, recomputed from the bundles (eqs. 30, 33, 35),
+    and no lottery on the edge of a grid."""
+    econ, prog, x = res.econ, res.program, res.x
+    cert = certify_planner(prog.planner, x, res.y, res.eq.equilibrium, backend, families={
+        "good1": "(31) good 1 at t=0", "good2": "(31) good 2 at t=0", "securities": "(32) in every exchange",
+        "rights": "(35) in every exchange and state"})
+    n_ex = res.grids.exchanges.shape[0]
+    spot = np.zeros((2, n_ex, econ.S))
+    for h, tb in enumerate(prog.bundles):
+        xs = econ.share[h] * x[prog.blocks[h, "x1"].slice]
+        pre1 = econ.e1[h, :, 0][None, :] + tb.theta @ econ.payoffs
+        for s in range(econ.S):
+            spot[0, :, s] += np.bincount(tb.exchange, xs * (tb.c1[:, s] - pre1[:, s]), minlength=n_ex)
+            spot[1, :, s] += np.bincount(tb.exchange, xs * (tb.c2[:, s] - econ.e1[h, s, 1]), minlength=n_ex)
+    scale = econ.aggregate[1:].max()
+    cert.add("clearing.spot_good1", float(np.abs(spot[0]).max()) / scale, CLEARING_TOL,
+             "(33) good 1 in every exchange and state, recomputed from the bundles")
+    cert.add("clearing.spot_good2", float(np.abs(spot[1]).max()) / scale, CLEARING_TOL,
+             "(33) good 2 in every exchange and state: implied by (35) and the spot budgets (30)")
+    edge, where = support_edges(res)
+    cert.add("support_interior", edge, EDGE_MASS,
+             f"largest probability on a grid's first or last point{' (' + where + ': widen it)' if where else ''}")
+    return cert
+
+
+def support_edges(res: SegregatedResult) -> tuple[float, str]:
+    """The largest probability the lotteries put on an edge of a grid, and which grid."""
+    prog, x, g, econ = res.program, res.x, res.grids, res.econ
+    worst, where = 0.0, ""
+    for h, tb in enumerate(prog.bundles):
+        for name, grid in (("c10", g.c0[0]), ("c20", g.c0[1])):
+            xs = x[prog.blocks[h, name].slice]
+            m = max(xs[0], xs[-1])
+            if m > worst:
+                worst, where = float(m), "grid.c"
+        x1 = x[prog.blocks[h, "x1"].slice]
+        prod = tb.exchange < g.n_product
+        idx = np.unravel_index(tb.exchange[prod], [p.size for p in g.p])
+        for s, p in enumerate(g.p):
+            m = x1[prod][(idx[s] == 0) | (idx[s] == p.size - 1)].sum()
+            if m > worst:
+                worst, where = float(m), f"grid.p (state {s + 1})"
+        for j, t in enumerate(g.theta):
+            m = x1[prod][(tb.theta[prod, j] <= t[0]) | (tb.theta[prod, j] >= t[-1])].sum()
+            if m > worst:
+                worst, where = float(m), f"grid.theta (security {j + 1})"
+        m = x1[~prod][g.family_edge[tb.exchange[~prod] - g.n_product]].sum()
+        if m > worst:
+            worst, where = float(m), "grid.family (radius)"
+    return worst, where

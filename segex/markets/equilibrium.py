@@ -1,0 +1,318 @@
+"""The competitive equilibrium with segregated exchanges of any :class:`PlannerLP`: the
+Pareto program at given weights, or Negishi weights at which every type's budget balances
+(the equilibrium without transfers; KT Theorem 3 proves existence this way).
+
+:class:`PlannerOracle` is what :func:`segex.negishi.negishi` needs: an LP solve per weight
+vector (warm-started HiGHS re-solves: only the objective changes), budget residuals at the
+read-back prices, and the two face LPs that close a jump of the budget map:
+
+* the **primal face LP** (:func:`balance_on_face`) mixes the columns optimal at the point's
+  prices (reduced cost ~ 0) so that every budget balances at those prices;
+* the **dual face LP** (:func:`rebalance_prices`) keeps the allocation and moves the prices
+  within the optimal dual face -- a primal-degenerate lottery LP has many optimal duals
+  and the one the solver returns can jump while the allocation does not -- to prices at
+  which the allocation's budgets balance.
+
+With ``least_trade`` a last stage of the primal face LP keeps the budget slacks at their
+optimum and minimises the columns' trade volume (``PlannerLP.col_trade``): among the
+equilibria on the face, the one with no trade that is not needed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import negishi as ng
+from ..backends import solve
+from ..engine.lp import LP, LPSolution
+from ..errors import SolveError
+from .planner import PlannerLP
+
+#: Relative reduced cost (of max |c|) within which a column counts as optimal at a point.
+FACE_EPS = 1e-9
+
+
+@dataclass
+class Solved:
+    """An LP solve at one point of the search: the solution, the read-back bundle prices."""
+
+    sol: LPSolution
+    bundle_price: np.ndarray
+
+
+class PlannerOracle:
+    """The Negishi oracle of a :class:`PlannerLP` (see :class:`segex.negishi.NegishiSearch`).
+
+    With HiGHS one session is kept, so every LP after the first is a warm-started dual
+    simplex re-solve; a warm start HiGHS cannot finish is repeated cold (tests check the
+    two agree). ``pricer(y, weights) -> (A, c)``, when given, lists bundles outside the LP
+    that the dual face LP must keep priced out (column generation)."""
+
+    def __init__(self, planner: PlannerLP, backend: str = "highs", solver_opts=None, pricer=None):
+        self.planner, self.backend = planner, backend
+        self.solver_opts = dict(solver_opts or {})
+        self._pricer = pricer
+        self.H, self.alpha = planner.H, planner.share
+        self.session = None
+        self.lp_solves = 0
+
+    def _session(self):
+        from ..backends.highs import HighsSession
+
+        return HighsSession(self.planner.lp, **self.solver_opts)
+
+    def evaluate(self, weights) -> ng.NegishiPoint:
+        pl = self.planner
+        pl.set_weights(weights)
+        self.lp_solves += 1
+        if self.backend != "highs":
+            return self.point(weights, solve(pl.lp, backend=self.backend))
+        if self.session is None:
+            self.session = self._session()
+        self.session.set_cost(pl.lp.c)
+        try:
+            sol = self.session.run()
+        except SolveError as err:
+            if err.status not in ("unknown", "solve_error"):
+                raise
+            self.session = self._session()  # numerical trouble from the inherited basis: cold
+            self.session.set_cost(pl.lp.c)
+            sol = self.session.run()
+        return self.point(weights, sol)
+
+    def point(self, weights, sol: LPSolution) -> ng.NegishiPoint:
+        """The search's view of a solution: transfers and wealth at its prices."""
+        spend, wealth, P = self.planner.expenditures(sol.x, sol.row_dual)
+        return ng.NegishiPoint(weights=np.asarray(weights, float), transfer=spend - wealth, wealth=wealth,
+                               state=Solved(sol, P))
+
+    def pricer(self):
+        return self._pricer
+
+    def balance(self, pt, support=(), penalize=None):
+        """Mix on the primal optimal face at the point's prices; if budgets still do not
+        balance, move the prices within the dual optimal face (module docstring).
+        Returns (x, point with the prices used)."""
+        x = balance_on_face(self.planner, pt, self.backend, penalize=penalize, least_trade=False)
+        pen = np.ones(self.H, bool) if penalize is None else np.asarray(penalize, bool)
+        r = self.residual(x, pt)
+        if np.abs(r[pen]).max() <= 1e-12:
+            return x, pt
+        pt2 = rebalance_prices(self, x, pt, pen)
+        if pt2 is not None and np.abs(self.residual(x, pt2)[pen]).max() < np.abs(r[pen]).max():
+            return x, pt2
+        return x, pt
+
+    def residual(self, x, pt) -> np.ndarray:
+        """(H,) budget residuals T^h / wealth^h of x at the point's prices."""
+        spend, wealth, _ = self.planner.expenditures(x, pt.state.sol.row_dual)
+        return (spend - wealth) / wealth
+
+    def utilities(self, x) -> np.ndarray:
+        return self.planner.utilities(x)
+
+
+def reraise_limit(err: SolveError) -> None:
+    """A run stopped by the user's time limit is an error, never a fallback."""
+    if err.status == "time_limit":
+        raise err
+
+
+def balance_on_face(planner: PlannerLP, pt: ng.NegishiPoint, backend: str, penalize=None,
+                    least_trade: bool = True) -> np.ndarray:
+    """Primal face LP at the point's prices (module docstring): among the planner's optimal
+    solutions there (columns with reduced cost ~ 0, every vertex optimal at the point), one
+    whose budgets balance. Columns optimal only at other weights never enter: they would
+    balance budgets with an allocation the planner would not choose here. Returns x."""
+    st, lp = pt.state, planner.lp
+    eps = FACE_EPS * max(1.0, np.abs(lp.c).max())
+    keep = np.nonzero((st.sol.col_dual >= -eps) | (st.sol.x > 0))[0]
+    face = ng.face_lp(lp, keep, planner.col_type, st.bundle_price, pt.wealth, penalize)
+    try:
+        fs = solve(face, backend=backend)
+    except SolveError as exc:
+        # The face holds the point's own solution, so it is feasible to the solver's
+        # tolerance; presolve has been seen to call such a face infeasible. Retry without
+        # presolve; failing that, the point's own (unbalanced) solution is the answer.
+        if exc.status != "infeasible" or backend != "highs":
+            raise
+        try:
+            fs = solve(face, backend=backend, presolve="off")
+        except SolveError as err:
+            reraise_limit(err)
+            return st.sol.x.copy()
+    xf = fs.x
+    if least_trade and planner.col_trade is not None:
+        n = keep.size
+        face.col_ub = np.concatenate([face.col_ub[:n], xf[n:] + 1e-12 * (1 + pt.wealth.max())])
+        face.c = np.concatenate([-planner.col_trade[keep], np.zeros(xf.size - n)])
+        try:
+            xf = solve(face, backend=backend).x
+        except SolveError as err:
+            reraise_limit(err)  # otherwise keep the balancing solution
+    x = np.zeros(lp.A.shape[1])
+    x[keep] = xf[: keep.size]
+    return x
+
+
+def rebalance_prices(oracle: PlannerOracle, x, pt, penalize, rounds: int = 12):
+    """Dual face LP: optimal duals complementary to x at which x's budgets balance.
+
+    Constraints: dual feasibility ``A_j'y >= c_j`` (equality where x_j > 0), generated
+    lazily from the near-binding columns -- and, with the oracle's pricer, from bundles
+    outside the LP, so that the new prices admit no profitable bundle anywhere; the
+    budgets ``B y = rhs`` (:meth:`PlannerLP.budget_rows`) with slacks; objective: the
+    budget slacks of ``penalize``, in units of each type's wealth. Returns a NegishiPoint
+    with the new prices, or None."""
+    planner, backend = oracle.planner, oracle.backend
+    lp, H = planner.lp, planner.H
+    m = lp.A.shape[0]
+    y0 = pt.state.sol.row_dual
+    c = lp.c
+    scale = max(1.0, np.abs(c).max())
+    eq = x > 1e-12
+    active = eq | (c - lp.A.T @ y0 >= -1e-3 * scale)
+    Bm, rhs = planner.budget_rows(x)
+    wscale = planner.share * planner.wealth(y0) * planner.unit(y0)  # slacks in units of wealth
+    pen = np.asarray(penalize, float)
+    pricer = oracle.pricer()
+    extra_A, extra_c = [], []
+    for _ in range(rounds):
+        cols = np.nonzero(active)[0]
+        At = sp.vstack([lp.A[:, cols].T] + [Ae.T for Ae in extra_A]).tocsr()
+        ce = np.concatenate([c[cols], *extra_c])
+        eqs = np.concatenate([eq[cols], *[np.zeros(v.size, bool) for v in extra_c]])
+        M = sp.vstack([sp.hstack([At, sp.csr_matrix((At.shape[0], 2 * H))]),
+                       sp.hstack([Bm, -sp.identity(H), sp.identity(H)])]).tocsc()
+        dual_lp = LP(c=np.concatenate([np.zeros(m), -pen / wscale, -pen / wscale]), A=M,
+                     col_lb=np.concatenate([np.full(m, -np.inf), np.zeros(2 * H)]),
+                     col_ub=np.full(m + 2 * H, np.inf), row_lb=np.concatenate([ce, rhs]),
+                     row_ub=np.concatenate([np.where(eqs, ce, np.inf), rhs]), col_blocks={}, row_blocks={})
+        try:
+            y = solve(dual_lp, backend=backend).x[:m]
+        except SolveError as err:
+            reraise_limit(err)
+            return None
+        viol = c - lp.A.T @ y > 1e-9 * scale
+        grew = bool(np.any(viol & ~active))
+        active |= viol
+        if pricer is not None:
+            Ap, cp = pricer(y, planner.weights)
+            if Ap is not None and Ap.shape[1]:
+                bad = np.nonzero(cp - Ap.T @ y > 1e-9 * scale)[0]
+                if bad.size:
+                    extra_A.append(Ap[:, bad])
+                    extra_c.append(cp[bad])
+                    grew = True
+        if not grew:
+            break
+    else:
+        return None
+    sol = LPSolution(status="optimal", objective=float(c @ x), x=x, row_dual=y, col_dual=c - lp.A.T @ y, solve_s=0.0,
+                     backend=backend + "+dual-face")
+    return oracle.point(pt.weights, sol)
+
+
+def least_fee_prices(oracle: PlannerOracle, x, pt, rows: np.ndarray, hold=(), rounds: int = 20):
+    """Among the price systems supporting x -- optimal duals (``A_j'y >= c_j``, equality on
+    x's support) with the numeraire's dual, the duals of the ``hold`` rows (resources) and
+    every type's transfer T^h held at the point's -- the one with the least sum of |y_r|
+    over ``rows`` (the rights to trade).
+
+    Lottery LPs are degenerate: an exchange's fee is one point of an interval and the
+    solver may return any point of it. This selection is reproducible and reports zero
+    fees wherever zero fees support the allocation, otherwise the smallest that do.
+    Dual-feasibility rows are generated lazily. Returns a NegishiPoint, or the point
+    itself when the LP fails (the point's prices support x too)."""
+    planner, backend = oracle.planner, oracle.backend
+    lp, H = planner.lp, planner.H
+    m, k = lp.A.shape[0], rows.size
+    y0 = pt.state.sol.row_dual
+    c = lp.c
+    scale = max(1.0, np.abs(c).max())
+    eq = x > 1e-12
+    active = eq | (c - lp.A.T @ y0 >= -1e-3 * scale)
+    held = np.unique(np.concatenate([[planner.numeraire], np.asarray(hold, int)]))
+    num = sp.csr_matrix((np.ones(held.size), (np.arange(held.size), held)), shape=(held.size, m))
+    fixed = sp.vstack([planner.budget_rows(x)[0], num]).tocsr()
+    target = fixed @ y0
+    pick = sp.csr_matrix((np.ones(k), (np.arange(k), rows)), shape=(k, m))
+    # |y_r| <= u_r as  y_r - u_r <= 0  and  -y_r - u_r <= 0
+    absrows = sp.vstack([sp.hstack([pick, -sp.identity(k)]), sp.hstack([-pick, -sp.identity(k)])]).tocsr()
+    for _ in range(rounds):
+        cols = np.nonzero(active)[0]
+        At = lp.A[:, cols].T.tocsr()
+        M = sp.vstack([sp.hstack([At, sp.csr_matrix((cols.size, k))]),
+                       sp.hstack([fixed, sp.csr_matrix((fixed.shape[0], k))]), absrows]).tocsc()
+        ce = c[cols]
+        dual_lp = LP(c=np.concatenate([np.zeros(m), -np.ones(k) / planner.unit(y0)]), A=M,
+                     col_lb=np.concatenate([np.full(m, -np.inf), np.zeros(k)]), col_ub=np.full(m + k, np.inf),
+                     row_lb=np.concatenate([ce, target, np.full(2 * k, -np.inf)]),
+                     row_ub=np.concatenate([np.where(eq[cols], ce, np.inf), target, np.zeros(2 * k)]),
+                     col_blocks={}, row_blocks={})
+        try:
+            y = solve(dual_lp, backend=backend).x[:m]
+        except SolveError as err:
+            reraise_limit(err)
+            return pt
+        viol = c - lp.A.T @ y > 1e-9 * scale
+        if not np.any(viol & ~active):
+            break
+        active |= viol
+    else:
+        return pt
+    sol = LPSolution(status="optimal", objective=float(c @ x), x=x, row_dual=y, col_dual=c - lp.A.T @ y, solve_s=0.0,
+                     backend=backend + "+least-fee")
+    return oracle.point(pt.weights, sol)
+
+
+@dataclass
+class Equilibrium:
+    """What :func:`solve_planner` returns: the final point (weights, prices), the
+    allocation, whether it is an equilibrium search, the search's trace and timings."""
+
+    point: ng.NegishiPoint
+    x: np.ndarray
+    equilibrium: bool
+    trace: list
+    lp_solves: int
+    solve_s: float
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.point.state.sol.row_dual
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.point.weights
+
+
+def solve_planner(planner: PlannerLP, weights=None, backend: str = "highs", solver_opts=None, progress=None,
+                  weights0=None, fee_rows=None, hold_rows=()) -> Equilibrium:
+    """The Pareto program at ``weights`` (then ``x`` is the LP's vertex and transfers are
+    reported), or with ``weights=None`` the Negishi weights at which every budget balances
+    -- the equilibrium without transfers -- finished by the face LPs and the least-trade
+    selection (which may not undo the balance). ``fee_rows``: rows whose prices are
+    reported as fees, chosen least in absolute value among the supporting prices
+    (:func:`least_fee_prices`) with the ``hold_rows``' prices kept."""
+    t0 = time.perf_counter()
+    oracle = PlannerOracle(planner, backend, solver_opts)
+    if weights is not None:
+        pt = oracle.evaluate(np.asarray(weights, float))
+        eq = Equilibrium(pt, pt.state.sol.x, False, [], oracle.lp_solves, 0.0)
+    else:
+        sol, trace = ng.negishi(oracle, progress=progress, weights0=weights0)
+        pt, x = sol.point, sol.x
+        xb = balance_on_face(planner, pt, backend)
+        if np.abs(oracle.residual(xb, pt)).max() <= np.abs(sol.residual).max() + 1e-12:
+            x = xb
+        eq = Equilibrium(pt, x, True, trace.rows(), oracle.lp_solves, 0.0)
+    planner.set_weights(eq.weights)
+    if fee_rows is not None and len(fee_rows):  # the face LPs may have moved x: prices supporting it
+        eq.point = least_fee_prices(oracle, eq.x, eq.point, np.asarray(fee_rows), hold_rows)
+    eq.solve_s = time.perf_counter() - t0
+    return eq

@@ -1,0 +1,186 @@
+"""The economy registry: what the front end (``segex solve``, ``sweep``, ``check``, the TOML
+reader and the netCDF writer) knows about an economy, and nothing else.
+
+Each economy package registers one :class:`Economy` per TOML ``economy = "..."`` name it
+handles, from its ``__init__.py``::
+
+    register(Economy(
+        name="incomplete_markets",
+        summary="KT 2.2: exogenous incomplete markets",
+        parse="segex.economies.incomplete_markets.spec:parse",
+        concepts=(Concept("externality", "...concepts:externality", "Definition 4, exact"),
+                  Concept("segregated", "...concepts:segregated", "Definition 5, lottery LP")),
+        recheck="segex.economies.incomplete_markets.recheck:recheck",
+        example="grids/kt_incomplete.toml",
+    ))
+
+Functions are named ``"module:function"`` and imported when first used, so registering
+costs nothing and an economy's solvers load only when it is solved. The signatures:
+
+* ``parse(data: dict, name: str, path: str | None) -> RunSpec`` -- the parsed TOML file,
+  validated; every problem a :class:`~segex.errors.SpecError` naming the TOML path
+  (validators shared by every parser live in :mod:`segex.io.validate`);
+* a concept's ``solve(spec: RunSpec, options: SolveOptions, concept: str, progress: bool) -> Result``
+  (one function may serve several concepts);
+* ``recheck(spec: RunSpec, ds: xarray.Dataset, concept: str) -> Certificate`` -- the
+  concept's checks recomputed from a saved result, without the solver.
+
+A :class:`Result` (every concept of every economy) has ``certificate``, ``lp`` (a dict of
+the main LP's sizes and times, or None), ``to_dict()`` (the JSON object under the concept's
+name) and ``to_dataset()`` (an :class:`xarray.Dataset`).
+
+Which rows of an economy's LP stay exact in the infeasibility diagnosis, and what a user
+should change when a row family conflicts, are declared where the rows are built
+(``LPBuilder.add_rows(..., exact=True, hint="...")``), so the engine's diagnosis needs no
+economy names either.
+
+Economies outside segex register through the entry-point group ``segex.economies``
+(each entry point names a module whose import registers its economies).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, runtime_checkable
+
+from .errors import SegexError, SpecError
+
+#: Entry-point group through which other packages register economies.
+ENTRY_POINT_GROUP = "segex.economies"
+
+
+@runtime_checkable
+class Result(Protocol):
+    """What every solution concept returns (module docstring)."""
+
+    certificate: Any
+    lp: dict | None
+
+    def to_dict(self) -> dict: ...
+
+    def to_dataset(self): ...
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A solution concept: its name in the paper (the JSON key), the function that solves
+    it (``"module:function"`` or a callable) and one line saying what it is."""
+
+    name: str
+    solve: str | Callable
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class Economy:
+    """One TOML ``economy`` name and how the front end handles it (module docstring).
+
+    ``options``: the extra ``[solve]`` keys this economy takes beyond the shared ones
+    (concepts, backend, tol, time_limit), each with a validator
+    ``(value or None, economy) -> value`` (``"module:function"`` or a callable) raising
+    :class:`SpecError` and returning the default for None; command-line overrides
+    (``--method``) go through the same validators. ``sweep_defaults``: TOML paths a sweep
+    may set that the file may hold as a non-number (``solve.weights = "negishi"``), each
+    with a function ``raw_file -> numeric default``. ``grids``: ``(economy, grid specs) ->
+    grids`` of the lottery LP (:meth:`segex.io.config.RunSpec.build_grids`). ``main_lp``: the concepts, in order,
+    whose LP is reported as the run's ``lp``.
+    """
+
+    name: str
+    summary: str
+    parse: str | Callable
+    concepts: tuple[Concept, ...]
+    default_concepts: tuple[str, ...] = ()
+    recheck: str | Callable | None = None
+    grids: str | Callable | None = None
+    options: dict = field(default_factory=dict)
+    sweep_defaults: dict = field(default_factory=dict)
+    main_lp: tuple[str, ...] = ()
+    example: str = ""
+
+    @property
+    def concept_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.concepts)
+
+    def concept(self, name: str) -> Concept:
+        for c in self.concepts:
+            if c.name == name:
+                return c
+        raise SpecError("--concept", f"{name}: the {self.name} economy offers {', '.join(self.concept_names)}")
+
+    def solver(self, name: str) -> Callable:
+        return resolve(self.concept(name).solve)
+
+    def parser(self) -> Callable:
+        return resolve(self.parse)
+
+    def option(self, key: str) -> Callable:
+        """The validator of the economy's own ``[solve]`` key ``key``."""
+        return resolve(self.options[key])
+
+    def rechecker(self) -> Callable | None:
+        return resolve(self.recheck) if self.recheck is not None else None
+
+
+_REGISTRY: dict[str, Economy] = {}
+_DISCOVERED = False
+
+
+def register(economy: Economy) -> Economy:
+    """Add an economy (called by each economy package on import). Registering the same
+    name twice with a different definition is an error: two packages claim one name."""
+    old = _REGISTRY.get(economy.name)
+    if old is not None and old != economy:
+        raise SegexError(f"economy {economy.name!r} is registered twice (by {old.parse} and {economy.parse})")
+    _REGISTRY[economy.name] = economy
+    return economy
+
+
+def economies() -> dict[str, Economy]:
+    """Every registered economy, by TOML name (segex's own packages, then entry points)."""
+    _discover()
+    return dict(_REGISTRY)
+
+
+def get(name: str) -> Economy:
+    """The economy registered as ``name``; a :class:`SpecError` on field ``economy`` if none."""
+    found = economies()
+    if name not in found:
+        from .io.validate import suggest
+
+        raise SpecError("economy", f"unknown economy {name!r}{suggest(name, found)}; supported: "
+                                   f"{', '.join(map(repr, found))}")
+    return found[name]
+
+
+def resolve(target: str | Callable) -> Callable:
+    """``"package.module:function"`` imported, or a callable as it is."""
+    if callable(target):
+        return target
+    module, _, attr = target.partition(":")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:  # a module of segex's or a dependency it needs
+        raise SegexError(f"{target} is not available in this installation (module {exc.name} is missing)") from None
+    return getattr(mod, attr)
+
+
+def _discover() -> None:
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    _DISCOVERED = True
+    from . import economies as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.ispkg:
+            importlib.import_module(f"{pkg.__name__}.{info.name}")
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        ep.load()
+
+
+__all__ = ["Concept", "Economy", "Result", "economies", "get", "register", "resolve"]

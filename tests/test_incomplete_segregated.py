@@ -1,0 +1,113 @@
+"""KT 2.2, Definition 5 as a lottery LP (segex.economies.incomplete_markets.segregated):
+the paper prints no numbers here, so its theorems are tested.
+
+* incomplete markets with different CRRA: the competitive equilibrium (Definition 4) is not
+  constrained efficient -- the Pareto program with segregated exchanges at its supporting
+  weights strictly beats it (Geanakoplos-Polemarchakis through the spot prices);
+* complete markets (footnote 21) and identical CRRA (no externality): it is -- the Pareto
+  program at its weights reproduces it exactly;
+* the equilibrium without transfers of the grid file: certificate, JSON keys, check.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segex.cli import main
+from segex.economies.incomplete_markets.exact import solve_externality, supporting_weights
+from segex.economies.incomplete_markets.grids import MarketGrids
+from segex.economies.incomplete_markets.lottery import build_program
+from segex.economies.incomplete_markets.model import IncompleteMarketsEconomy
+from segex.economies.incomplete_markets.segregated import solve_segregated
+from segex.io.config import load_spec
+from segex.markets.equilibrium import solve_planner
+
+GRID = Path(__file__).resolve().parents[1] / "grids" / "kt_incomplete.toml"
+ENDOW = [[[3, 1], [4, 1], [1, 2]], [[1, 3], [2, 3], [3, 4]]]
+#: HiGHS solves to 1e-9 (feasibility, optimality) on an O(1)-scaled problem: welfare and
+#: allocations agree to ~1e-9; the externality's gain in the grid-file economy is ~1e-5.
+LP_TOL = 1e-8
+
+
+def planner_at_ce(econ, **grid):
+    """The Pareto program on grids holding Definition 4's equilibrium, at its weights."""
+    ce = solve_externality(econ)
+    g = MarketGrids.build(econ, **grid, insert={"c0": ce.c0, "p": ce.spot, "theta": ce.theta})
+    w = supporting_weights(ce)
+    prog = build_program(econ, g, w)
+    eq = solve_planner(prog.planner, weights=w)
+    return ce, w, prog, eq
+
+
+def test_pareto_program_beats_the_incomplete_markets_equilibrium():
+    econ = load_spec(GRID).economy
+    ce, w, prog, eq = planner_at_ce(econ)
+    gain = prog.planner.lp.c @ eq.x - w @ (econ.share * ce.utility)
+    assert gain > 100 * LP_TOL, gain
+    # and the gain comes from moving the securities (the spot prices), not from t = 0
+    res_theta = np.array([eq.x[prog.blocks[h, "x1"].slice] @ prog.bundles[h].theta for h in range(econ.H)])
+    assert np.abs(res_theta - ce.theta).max() > 1e-3
+
+
+@pytest.mark.parametrize("case", ["complete", "identical_crra"])
+def test_no_externality_nothing_beats_the_equilibrium(case):
+    """Footnote 21 and identical homothetic preferences: Definition 4's equilibrium is
+    constrained efficient, so the Pareto program with segregated exchanges at its weights
+    -- exchanges at every price vector of the grids and the clearing family -- reproduces
+    it: no gain, and every type's utility and t = 1 allocation are Definition 4's."""
+    if case == "complete":
+        econ = IncompleteMarketsEconomy.create([0.5, 0.5], [0.5, 3.0], ENDOW, [0.5, 0.5], [[1.0, 0.0], [0.0, 1.0]])
+    else:
+        econ = IncompleteMarketsEconomy.create([0.5, 0.5], [2.0, 2.0], ENDOW, [0.5, 0.5], [[1.0, 1.0]])
+    ce, w, prog, eq = planner_at_ce(econ, p={"n": 5}, theta={"n": 5}, family={"n": 9})
+    pl = prog.planner
+    assert abs(pl.lp.c @ eq.x - w @ (econ.share * ce.utility)) < LP_TOL
+    assert np.allclose(pl.utilities(eq.x), ce.utility, atol=1e-7)
+    theta = np.array([eq.x[prog.blocks[h, "x1"].slice] @ prog.bundles[h].theta for h in range(econ.H)])
+    assert np.allclose(theta, ce.theta, atol=1e-7)
+
+
+def test_equilibrium_of_the_grid_file():
+    spec = load_spec(GRID)
+    res = solve_segregated(spec.economy, grid_specs=spec.grid)
+    assert res.certificate.passed, str(res.certificate)
+    d = res.to_dict()
+    assert set(d) >= {"p0", "Q", "types", "exchanges", "weights", "welfare"}
+    for t in d["types"]:
+        assert set(t) >= {"c0", "c1", "theta", "utility", "shares", "transfer"}
+        assert len(t["c1"]) == spec.economy.S and len(t["theta"]) == spec.economy.J
+        assert abs(sum(t["shares"].values()) - 1) < 1e-7
+    for e in d["exchanges"]:
+        assert set(e) == {"id", "p", "fee", "Q", "mass", "active"}
+    assert np.abs(res.lump_sum).max() < 1e-7  # no transfers
+    # Definition 5's budget, recomputed from the JSON: c0 cost + Q theta + fees = wealth
+    ex = {e["id"]: e for e in d["exchanges"]}
+    for h, t in enumerate(d["types"]):
+        e0 = spec.economy.e0[h]
+        (eid,) = t["shares"]
+        cost = t["c0"][0] + d["p0"] * t["c0"][1] + np.dot(ex[eid]["Q"], t["theta"]) + np.dot(ex[eid]["fee"], t["Delta"])
+        assert cost == pytest.approx(e0[0] + d["p0"] * e0[1], rel=1e-7)
+
+
+def test_cli_json_keys_and_check(tmp_path, capsys):
+    out = tmp_path / "kt22.nc"
+    assert main(["solve", str(GRID), "--json", "--quiet", "--out", str(out)]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["economy"] == "KT 2.2: one bond, two states" and d["certificate"]["passed"]
+    assert set(d["lp"]) >= {"rows", "cols", "nnz", "build_s", "solve_s"}
+    ext, seg = d["externality"], d["segregated"]
+    assert set(ext) == {"p0", "Q", "spot", "types", "welfare"}
+    assert len(ext["Q"]) == 1 and len(ext["spot"]) == 2
+    assert set(seg) >= {"p0", "Q", "types", "exchanges", "weights", "welfare"}
+    assert main(["check", str(out)]) == 0
+    assert "segregated: passed" in capsys.readouterr().out
+
+
+def test_tol_is_refused_with_a_named_field(capsys):
+    assert main(["solve", str(GRID), "--tol", "1e-4", "--quiet", "--concept", "segregated"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("segex: error: solve.tol:") and len(err.strip().splitlines()) == 1
