@@ -8,7 +8,7 @@ Run from the repository root::
 The equilibrium of KT Environment 1 is solved once on the file's grid (``--quick``: a
 26 x 21 k/z grid) and, with ``--fine``, on a 101 x 81 grid; then, each in its own forked
 process (peak RSS), ``fee_intervals`` -- two warm re-solves per exchange of one
-Charnes-Cooper LP in the duals (:class:`segex.economies.collateral.segregated._DualFace`)
+Charnes-Cooper LP in the duals (:class:`segex.markets.fees.DualFace`)
 -- with lazy rows (the shipped path) and with all rows. Rows/cols/nnz are the final
 dual-face LP's; the largest difference between the two paths' interval ends is printed
 (they solve the same program).
@@ -25,15 +25,15 @@ sys.path.insert(0, "benchmarks")
 from suite import measured  # noqa: E402  (forked rows with peak RSS)
 
 from segex.economies.collateral import CollateralGrids, solve_segregated  # noqa: E402
-from segex.economies.collateral import segregated as seg  # noqa: E402
 from segex.io.config import load_spec  # noqa: E402
+from segex.markets.fees import DualFace  # noqa: E402
 
 GRIDS = {"quick": {"nk": 26, "nz": 21}, "file": None, "fine": {"nk": 101, "nz": 81}}
 
 
 def intervals(res, naive: bool) -> dict:
     res.prog.set_weights(res.weights)
-    face = seg._DualFace(res.prog, res.x, res.row_dual, res.equilibrium)
+    face = DualFace(res.prog.planner, res.x, res.row_dual, res.equilibrium)
     if naive:
         face.rows = np.arange(res.prog.lp.A.shape[1])
     t0 = time.perf_counter()

@@ -254,7 +254,7 @@ def test_active_fee_interval_ends_are_price_systems_supporting_the_equilibrium(s
     recomputed with :func:`expenditures` at those prices (1e-7 of wealth). And they are
     the extremes: an exact LP with every row agrees to 1e-6 relative."""
     from segex.economies.collateral.program2 import expenditures, read_prices
-    from segex.economies.collateral.segregated import _DualFace
+    from segex.markets.fees import DualFace
     from segex.economies.collateral.synthetic import random_economy
 
     e = random_economy(2, 2, seed=seed)
@@ -263,7 +263,7 @@ def test_active_fee_interval_ends_are_price_systems_supporting_the_equilibrium(s
     wide = [x for x in r.to_dict()["exchanges"] if x["active"] and np.diff(x["fee_interval"])[0] > 1e-2]
     assert wide, "expected an active exchange with a non-unique fee"
     prog = r.prog
-    face = _DualFace(prog, r.x, r.row_dual, True)
+    face = DualFace(prog.planner, r.x, r.row_dual, True)
     c, At = prog.lp.c, prog.lp.A.T.tocsr()
     tol = 1e-9 * np.abs(c).max() + 1e-6
     for x in wide:

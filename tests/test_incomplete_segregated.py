@@ -76,9 +76,9 @@ def test_equilibrium_of_the_grid_file():
     res = solve_segregated(spec.economy, grid_specs=spec.grid)
     assert res.certificate.passed, str(res.certificate)
     d = res.to_dict()
-    assert set(d) >= {"p0", "Q", "types", "exchanges", "weights", "welfare"}
+    assert set(d) == {"p0", "Q", "types", "exchanges", "weights", "welfare"}  # the issue's keys, exactly
     for t in d["types"]:
-        assert set(t) >= {"c0", "c1", "theta", "utility", "shares", "transfer"}
+        assert set(t) == {"c0", "c1", "theta", "utility", "shares", "transfer"}
         assert len(t["c1"]) == spec.economy.S and len(t["theta"]) == spec.economy.J
         assert abs(sum(t["shares"].values()) - 1) < 1e-7
     for e in d["exchanges"]:
@@ -86,10 +86,11 @@ def test_equilibrium_of_the_grid_file():
     assert np.abs(res.lump_sum).max() < 1e-7  # no transfers
     # Definition 5's budget, recomputed from the JSON: c0 cost + Q theta + fees = wealth
     ex = {e["id"]: e for e in d["exchanges"]}
-    for h, t in enumerate(d["types"]):
+    for h, (t, st) in enumerate(zip(d["types"], res.type_stats())):
         e0 = spec.economy.e0[h]
         (eid,) = t["shares"]
-        cost = t["c0"][0] + d["p0"] * t["c0"][1] + np.dot(ex[eid]["Q"], t["theta"]) + np.dot(ex[eid]["fee"], t["Delta"])
+        cost = t["c0"][0] + d["p0"] * t["c0"][1] + np.dot(ex[eid]["Q"], t["theta"]) + np.dot(ex[eid]["fee"], st["Delta"])
+        assert -t["transfer"] == pytest.approx(np.dot(ex[eid]["fee"], st["Delta"]), abs=1e-12)
         assert cost == pytest.approx(e0[0] + d["p0"] * e0[1], rel=1e-7)
 
 
@@ -102,7 +103,7 @@ def test_cli_json_keys_and_check(tmp_path, capsys):
     ext, seg = d["externality"], d["segregated"]
     assert set(ext) == {"p0", "Q", "spot", "types", "welfare"}
     assert len(ext["Q"]) == 1 and len(ext["spot"]) == 2
-    assert set(seg) >= {"p0", "Q", "types", "exchanges", "weights", "welfare"}
+    assert set(seg) == {"p0", "Q", "types", "exchanges", "weights", "welfare"}
     assert main(["check", str(out)]) == 0
     assert "segregated: passed" in capsys.readouterr().out
 

@@ -159,39 +159,32 @@ def balance_on_face(planner: PlannerLP, pt: ng.NegishiPoint, backend: str, penal
     return x
 
 
-def rebalance_prices(oracle: PlannerOracle, x, pt, penalize, rounds: int = 12):
-    """Dual face LP: optimal duals complementary to x at which x's budgets balance.
-
-    Constraints: dual feasibility ``A_j'y >= c_j`` (equality where x_j > 0), generated
-    lazily from the near-binding columns -- and, with the oracle's pricer, from bundles
-    outside the LP, so that the new prices admit no profitable bundle anywhere; the
-    budgets ``B y = rhs`` (:meth:`PlannerLP.budget_rows`) with slacks; objective: the
-    budget slacks of ``penalize``, in units of each type's wealth. Returns a NegishiPoint
-    with the new prices, or None."""
-    planner, backend = oracle.planner, oracle.backend
-    lp, H = planner.lp, planner.H
-    m = lp.A.shape[0]
-    y0 = pt.state.sol.row_dual
+def supporting_duals(planner: PlannerLP, x, y0, extra, z_cost, backend: str, pricer=None, rounds: int = 12):
+    """Optimal duals complementary to x that also satisfy ``extra`` rows: the dual face LP
+    both price selections below solve. Variables (y, z): y the m row duals, z the
+    selection's own variables (``z >= 0``, cost ``z_cost``, maximised). Rows: dual
+    feasibility ``A_j'y >= c_j`` (equality where x_j > 0) generated lazily from the
+    near-binding columns -- and, with ``pricer(y, weights) -> (A, c)``, from bundles outside
+    the LP, so the prices admit no profitable bundle anywhere -- then ``extra`` = (E over
+    (y, z), lower, upper). Returns y, or None if the LP fails or the rows keep growing."""
+    lp = planner.lp
+    m, q = lp.A.shape[0], z_cost.size
     c = lp.c
     scale = max(1.0, np.abs(c).max())
     eq = x > 1e-12
     active = eq | (c - lp.A.T @ y0 >= -1e-3 * scale)
-    Bm, rhs = planner.budget_rows(x)
-    wscale = planner.share * planner.wealth(y0) * planner.unit(y0)  # slacks in units of wealth
-    pen = np.asarray(penalize, float)
-    pricer = oracle.pricer()
+    E, e_lo, e_hi = extra
     extra_A, extra_c = [], []
     for _ in range(rounds):
         cols = np.nonzero(active)[0]
         At = sp.vstack([lp.A[:, cols].T] + [Ae.T for Ae in extra_A]).tocsr()
         ce = np.concatenate([c[cols], *extra_c])
         eqs = np.concatenate([eq[cols], *[np.zeros(v.size, bool) for v in extra_c]])
-        M = sp.vstack([sp.hstack([At, sp.csr_matrix((At.shape[0], 2 * H))]),
-                       sp.hstack([Bm, -sp.identity(H), sp.identity(H)])]).tocsc()
-        dual_lp = LP(c=np.concatenate([np.zeros(m), -pen / wscale, -pen / wscale]), A=M,
-                     col_lb=np.concatenate([np.full(m, -np.inf), np.zeros(2 * H)]),
-                     col_ub=np.full(m + 2 * H, np.inf), row_lb=np.concatenate([ce, rhs]),
-                     row_ub=np.concatenate([np.where(eqs, ce, np.inf), rhs]), col_blocks={}, row_blocks={})
+        M = sp.vstack([sp.hstack([At, sp.csr_matrix((At.shape[0], q))]), E]).tocsc()
+        dual_lp = LP(c=np.concatenate([np.zeros(m), z_cost]), A=M,
+                     col_lb=np.concatenate([np.full(m, -np.inf), np.zeros(q)]), col_ub=np.full(m + q, np.inf),
+                     row_lb=np.concatenate([ce, e_lo]), row_ub=np.concatenate([np.where(eqs, ce, np.inf), e_hi]),
+                     col_blocks={}, row_blocks={})
         try:
             y = solve(dual_lp, backend=backend).x[:m]
         except SolveError as err:
@@ -209,65 +202,56 @@ def rebalance_prices(oracle: PlannerOracle, x, pt, penalize, rounds: int = 12):
                     extra_c.append(cp[bad])
                     grew = True
         if not grew:
-            break
-    else:
-        return None
-    sol = LPSolution(status="optimal", objective=float(c @ x), x=x, row_dual=y, col_dual=c - lp.A.T @ y, solve_s=0.0,
-                     backend=backend + "+dual-face")
+            return y
+    return None
+
+
+def _at_duals(oracle: PlannerOracle, x, pt, y, tag: str) -> ng.NegishiPoint:
+    c = oracle.planner.lp.c
+    sol = LPSolution(status="optimal", objective=float(c @ x), x=x, row_dual=y,
+                     col_dual=c - oracle.planner.lp.A.T @ y, solve_s=0.0, backend=oracle.backend + tag)
     return oracle.point(pt.weights, sol)
 
 
+def rebalance_prices(oracle: PlannerOracle, x, pt, penalize, rounds: int = 12):
+    """Dual face LP (:func:`supporting_duals`): optimal duals complementary to x at which x's
+    budgets ``B y = rhs`` (:meth:`PlannerLP.budget_rows`) balance, up to slacks weighted for
+    the types in ``penalize`` in units of each type's wealth (the objective). Returns a
+    NegishiPoint with the new prices, or None."""
+    planner, H = oracle.planner, oracle.planner.H
+    y0 = pt.state.sol.row_dual
+    Bm, rhs = planner.budget_rows(x)
+    wscale = planner.share * planner.wealth(y0) * planner.unit(y0)
+    pen = np.asarray(penalize, float)
+    extra = (sp.hstack([Bm, -sp.identity(H), sp.identity(H)]).tocsr(), rhs, rhs)
+    y = supporting_duals(planner, x, y0, extra, np.concatenate([-pen / wscale, -pen / wscale]), oracle.backend,
+                         oracle.pricer(), rounds)
+    return None if y is None else _at_duals(oracle, x, pt, y, "+dual-face")
+
+
 def least_fee_prices(oracle: PlannerOracle, x, pt, rows: np.ndarray, hold=(), rounds: int = 20):
-    """Among the price systems supporting x -- optimal duals (``A_j'y >= c_j``, equality on
-    x's support) with the numeraire's dual, the duals of the ``hold`` rows (resources) and
-    every type's transfer T^h held at the point's -- the one with the least sum of |y_r|
-    over ``rows`` (the rights to trade).
+    """Among the price systems supporting x (:func:`supporting_duals`) with the numeraire's
+    dual, the duals of the ``hold`` rows (resources) and every type's transfer T^h held at
+    the point's, the one with the least sum of |y_r| over ``rows`` (the rights to trade).
 
     Lottery LPs are degenerate: an exchange's fee is one point of an interval and the
     solver may return any point of it. This selection is reproducible and reports zero
     fees wherever zero fees support the allocation, otherwise the smallest that do.
-    Dual-feasibility rows are generated lazily. Returns a NegishiPoint, or the point
-    itself when the LP fails (the point's prices support x too)."""
-    planner, backend = oracle.planner, oracle.backend
-    lp, H = planner.lp, planner.H
-    m, k = lp.A.shape[0], rows.size
+    Returns a NegishiPoint, or the point itself when the LP fails (its prices support x)."""
+    planner = oracle.planner
+    m, k = planner.lp.A.shape[0], rows.size
     y0 = pt.state.sol.row_dual
-    c = lp.c
-    scale = max(1.0, np.abs(c).max())
-    eq = x > 1e-12
-    active = eq | (c - lp.A.T @ y0 >= -1e-3 * scale)
     held = np.unique(np.concatenate([[planner.numeraire], np.asarray(hold, int)]))
     num = sp.csr_matrix((np.ones(held.size), (np.arange(held.size), held)), shape=(held.size, m))
     fixed = sp.vstack([planner.budget_rows(x)[0], num]).tocsr()
     target = fixed @ y0
     pick = sp.csr_matrix((np.ones(k), (np.arange(k), rows)), shape=(k, m))
     # |y_r| <= u_r as  y_r - u_r <= 0  and  -y_r - u_r <= 0
-    absrows = sp.vstack([sp.hstack([pick, -sp.identity(k)]), sp.hstack([-pick, -sp.identity(k)])]).tocsr()
-    for _ in range(rounds):
-        cols = np.nonzero(active)[0]
-        At = lp.A[:, cols].T.tocsr()
-        M = sp.vstack([sp.hstack([At, sp.csr_matrix((cols.size, k))]),
-                       sp.hstack([fixed, sp.csr_matrix((fixed.shape[0], k))]), absrows]).tocsc()
-        ce = c[cols]
-        dual_lp = LP(c=np.concatenate([np.zeros(m), -np.ones(k) / planner.unit(y0)]), A=M,
-                     col_lb=np.concatenate([np.full(m, -np.inf), np.zeros(k)]), col_ub=np.full(m + k, np.inf),
-                     row_lb=np.concatenate([ce, target, np.full(2 * k, -np.inf)]),
-                     row_ub=np.concatenate([np.where(eq[cols], ce, np.inf), target, np.zeros(2 * k)]),
-                     col_blocks={}, row_blocks={})
-        try:
-            y = solve(dual_lp, backend=backend).x[:m]
-        except SolveError as err:
-            reraise_limit(err)
-            return pt
-        viol = c - lp.A.T @ y > 1e-9 * scale
-        if not np.any(viol & ~active):
-            break
-        active |= viol
-    else:
-        return pt
-    sol = LPSolution(status="optimal", objective=float(c @ x), x=x, row_dual=y, col_dual=c - lp.A.T @ y, solve_s=0.0,
-                     backend=backend + "+least-fee")
-    return oracle.point(pt.weights, sol)
+    E = sp.vstack([sp.hstack([fixed, sp.csr_matrix((fixed.shape[0], k))]), sp.hstack([pick, -sp.identity(k)]),
+                   sp.hstack([-pick, -sp.identity(k)])]).tocsr()
+    extra = (E, np.concatenate([target, np.full(2 * k, -np.inf)]), np.concatenate([target, np.zeros(2 * k)]))
+    y = supporting_duals(planner, x, y0, extra, -np.ones(k) / planner.unit(y0), oracle.backend, None, rounds)
+    return pt if y is None else _at_duals(oracle, x, pt, y, "+least-fee")
 
 
 @dataclass

@@ -52,7 +52,6 @@ class SegregatedResult:
     x: np.ndarray
     lp: dict
     certificate: Certificate = None
-    refinement: list | None = None
     stats: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ read-back
@@ -114,6 +113,11 @@ class SegregatedResult:
                  "mass": float(tot[i]), "active": bool(tot[i] > ACTIVE_MASS)} for i in range(P.shape[0])]
 
     def to_dict(self) -> dict:
+        """The JSON of KT 2.2's issue, exactly: ``p0``, ``Q`` (mass-weighted over the active
+        exchanges), ``types[h]`` {c0, c1, theta, utility, shares, transfer = what the type
+        receives in the rights market}, ``exchanges`` [{id, p, fee, Q, mass, active}],
+        ``weights``, ``welfare`` (the planner's objective at the weights). The rights fees
+        paid, Delta and the Negishi transfer are in :meth:`to_dataset`."""
         econ = self.econ
         pr, mass = self.prices(), self.masses()
         active = mass.sum(axis=0) > ACTIVE_MASS
@@ -123,21 +127,15 @@ class SegregatedResult:
             on = np.nonzero(mass[h] > ACTIVE_MASS)[0]
             types.append({"c0": d["c0"].tolist(), "c1": d["c1"].tolist(), "theta": d["theta"].tolist(),
                           "utility": d["utility"], "shares": {f"e{i}": float(mass[h, i] / econ.share[h]) for i in on},
-                          "transfer": -d["fee"], "fee": d["fee"], "Delta": d["Delta"].tolist(),
-                          "lump_sum": float(self.lump_sum[h])})
-        out = {
+                          "transfer": -d["fee"]})
+        return {
             "p0": pr["p0"],
             "Q": (w @ pr["Q"][active] / w.sum()).tolist(),
             "types": types,
             "exchanges": self.exchanges(),
-            "active_exchanges": [f"e{i}" for i in np.nonzero(active)[0]],
             "weights": self.weights.tolist(),
             "welfare": float(self.program.planner.lp.c @ self.x),
-            "equilibrium": self.eq.equilibrium,
         }
-        if self.refinement is not None:
-            out["refinement"] = self.refinement
-        return out
 
     def to_dataset(self):
         import xarray as xr
