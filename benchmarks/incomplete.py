@@ -3,14 +3,14 @@ economy (``grids/kt_incomplete.toml``, :mod:`segex.economies.incomplete_markets`
 
 Run from the repository root::
 
-    python benchmarks/incomplete.py            # every row (~6 min on 2 cores)
+    python benchmarks/incomplete.py            # every row (~4 min on 2 cores)
     python benchmarks/incomplete.py --quick    # without the p 21 x theta 41 grid and H = 3's family row
 
 Grids (Definition 5's lottery LP, :func:`lottery.build_program`), each with Definition 4's
 exact equilibrium inserted as :func:`segregated.solve_segregated` does (so the LP holds that
 allocation and the clearing family is centred on its holdings):
 
-* the file's grid (c 61, p 11 per state, theta 21, clearing family n = 41 by default);
+* the file's grid (c 801, p 11 per state, theta 21, clearing family n = 41 by default);
 * the product grid p n = 5 / 21 per state with theta n = 11 / 41 (p 11 x theta 21 is the file's);
 * the clearing family n = 0 (off) / 21 / 81 on the file's p and theta (n = 41 is the file's);
 * an H = 3, S = 3, J = 2 economy (:func:`h3_economy`, gammas 0.5 / 2 / 4) on small grids
@@ -25,7 +25,7 @@ Per grid, each in its own forked process (``peak_MB`` its peak RSS, getrusage):
 * ``cvxpy``: the same LP through ``backend="cvxpy"`` (cvxpy -> HiGHS), smallest grids only;
   compile + solve seconds;
 * ``eq``: the equilibrium without transfers, ``solve_segregated(econ, grid_specs=...)``
-  (Definition 4 solved, grids built, Negishi + face LPs + c0 rounds + certificate), wall
+  (Definition 4 solved, grids built, Negishi + face LPs + certificate), wall
   time and LPs solved; stopped after ``--eq-timeout`` seconds (default 120).
 
 ``gain`` is the welfare gain of the Pareto program over Definition 4 at its supporting
@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
-import multiprocessing as mp
 import os
 import platform
 import re
@@ -56,7 +55,10 @@ from pathlib import Path
 
 import numpy as np
 
-from segex.backends import solve
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suite import measured  # noqa: E402  (forked rows with peak RSS and a timeout)
+
+from segex.backends import solve  # noqa: E402
 from segex.economies.incomplete_markets.exact import solve_externality, supporting_weights
 from segex.economies.incomplete_markets.grids import MarketGrids
 from segex.economies.incomplete_markets.lottery import build_program
@@ -108,37 +110,6 @@ QUICK_SKIP = {"p 21 x θ 41", "H3: p 3 x θ 5, family n 3"}
 
 
 # --------------------------------------------------------------------------- measuring
-def _child(conn, fn, args):
-    try:
-        out = fn(*args)
-        out["peak_MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-        conn.send(out)
-    except Exception as exc:  # report, do not hang the parent
-        conn.send({"error": f"{type(exc).__name__}: {exc}"})
-    finally:
-        conn.close()
-
-
-def measured(fn, *args, timeout=None) -> dict:
-    """Run ``fn(*args) -> dict`` in a forked process; add its peak RSS (MB). After
-    ``timeout`` seconds the process is killed and the row says so (as benchmarks/suite.py's
-    ``measured``, plus the timeout)."""
-    ctx = mp.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    t0 = time.perf_counter()
-    p = ctx.Process(target=_child, args=(child, fn, args))
-    p.start()
-    child.close()
-    if not parent.poll(timeout):
-        p.kill()
-        p.join()
-        return {"error": f"stopped after {timeout:.0f} s", "timeout": True,
-                "wall_s": time.perf_counter() - t0}
-    out = parent.recv()
-    p.join()
-    return out
-
-
 # --------------------------------------------------------------------------- rows
 def _setup(name, overrides):
     econ, specs = economy(name)
@@ -192,7 +163,7 @@ def run_eq(name, overrides):
     t0 = time.perf_counter()
     r = solve_segregated(econ, grid_specs=specs)
     wall = time.perf_counter() - t0
-    return {"wall_s": wall, "lps": r.lp["lps"], "c0_rounds": r.lp["c0_rounds"], "cols": r.lp["cols"],
+    return {"wall_s": wall, "lps": r.lp["lps"], "cols": r.lp["cols"],
             "equilibrium": bool(r.eq.equilibrium), "passed": bool(r.certificate.passed),
             "failed": r.certificate.failed()}
 
@@ -243,8 +214,24 @@ def machine() -> str:
             f"highspy {highs}, cvxpy {cvx}, {platform.machine()} {platform.system()}")
 
 
-def _f(v, fmt):
-    return "–" if v is None else format(v, fmt)
+def _commit() -> str:
+    """The checked-out commit (read-only git), ``+ local changes`` when the tree is not clean."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "segex"], capture_output=True,
+                               text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head or "unknown") + (" + local changes under segex/" if dirty else "")
+
+
+def _rss_MB() -> float:
+    """This process's current resident memory (MB): what a forked child starts with."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024.0
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main(argv=None):
@@ -255,7 +242,7 @@ def main(argv=None):
     command = "python benchmarks/incomplete.py" + (" --quick" if args.quick else "") + \
         (f" --eq-timeout {args.eq_timeout:g}" if args.eq_timeout != 120.0 else "")
     t_start = time.perf_counter()
-    base_MB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    base_MB = _rss_MB()
     head = ("grid", "rows", "cols", "nnz", "build_s", "default_s", "presolve_off_s", "ipm_s", "simplex_s",
             "cvxpy_s", "lp_MB", "gain", "eq_s", "LPs", "eq_MB", "note")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -270,7 +257,7 @@ def main(argv=None):
             lines.append("| " + " | ".join(row) + " |")
             print(lines[-1], flush=True)
             continue
-        note = [f"{lp['exchanges']:,} exchanges ({lp['family']:,} family) x {lp['holdings']:,} portfolios"]
+        note = [f"{lp['exchanges']:,} exchanges ({lp['family']:,} family; the product grid's x {lp['holdings']:,} portfolios)"]
         cv = measured(run_cvxpy, name, over) if cvx else None
         eq = measured(run_eq, name, over, timeout=args.eq_timeout) if full else None
         if full:
@@ -300,7 +287,7 @@ def main(argv=None):
         else:
             eq_s, lps, eq_mb = f"{eq['wall_s']:.1f}", str(eq["lps"]), f"{eq['peak_MB']:.0f}"
             cert = "certified" if eq["passed"] else "NOT certified (" + ", ".join(eq["failed"]) + ")"
-            note.append(f"eq.: {cert}, {eq['c0_rounds']} c0 rounds")
+            note.append(f"eq.: {cert}")
         row = [label, f"{lp['rows']:,}", f"{lp['cols']:,}", f"{lp['nnz']:,}", f"{lp['build_s']:.3f}"]
         row += [f"{lp[k]['solve_s']:.2f}" if full else "–" for k in OPTIONS]
         row += [cvx_s, f"{lp['peak_MB']:.0f}", f"{lp['gain']:.2e}" if full else "–", eq_s, lps, eq_mb,
@@ -316,22 +303,24 @@ def main(argv=None):
     print(cli_line, flush=True)
     total = time.perf_counter() - t_start
 
-    md = [f"# KT 2.2 incomplete markets: LP sizes, HiGHS options, cvxpy, equilibrium", "",
+    md = ["# KT 2.2 incomplete markets: LP sizes, HiGHS options, cvxpy, equilibrium", "",
           f"Command: `{command}` (from the repository root; total {total:.0f} s)  ",
+          f"Code: commit {_commit()}  ",
           f"Machine: {machine()}  ",
           f"Date: {time.strftime('%Y-%m-%d %H:%M')}  ",
           "Timings are single runs on a shared 2-core machine with other jobs running: noisy, "
           "read ratios of 2x or less as ties.", "",
           "Each row's `lp`, `cvxpy` and `eq` parts run in their own forked process; `lp_MB` / `eq_MB` "
-          f"are those processes' peak RSS, which includes the parent's {base_MB:.0f} MB at fork "
+          f"are those processes' peak RSS, which includes the ~{base_MB:.0f} MB the parent holds at fork "
           "(numpy, scipy, segex imported). All LPs: Definition 5's program on the grids "
           "`solve_segregated` builds (Definition 4's equilibrium inserted), at Definition 4's supporting "
           "weights; one cold solve per HiGHS option set (`default` = HiGHS's own choice). `cvxpy_s` = "
           "cvxpy compile + solve (through HiGHS). `gain` = LP objective (default solve) - "
           "sum_h w_h alpha_h U^h(CE) (>= 0: the LP holds the CE allocation). `eq_s` = "
           "`solve_segregated(econ, grid_specs=...)` wall time (Definition 4 solved, grids built, "
-          "Negishi search, face LPs, c0 rounds, certificate), `LPs` its LP solves. "
-          "p 11 x θ 21 and family n 41 are the file grid's row (family radius: the default, 1.0 here). Grids: 2-type rows c 61 (file); "
+          "Negishi search, face LPs, certificate), `LPs` its LP solves. "
+          "p 11 x θ 21 and family n 41 are the file grid's row (family radius: the default, 1.0 here). "
+          "Grids: 2-type rows c 801 (file); "
           "H3 rows `h3_economy()` (H = 3, S = 3, J = 2, gammas 0.5 / 2 / 4) with c 21, p 3, θ 5; "
           "inserted points make the grids one to three points longer than n.", "",
           *lines, "", "| command | wall_s | peak_MB | note |", "|---|---|---|---|", cli_line, ""]

@@ -95,13 +95,19 @@ def _child(conn, fn, args):
         conn.close()
 
 
-def measured(fn, *args) -> dict:
-    """Run ``fn(*args) -> dict`` in a forked process; add its peak RSS (MB)."""
+def measured(fn, *args, timeout=None) -> dict:
+    """Run ``fn(*args) -> dict`` in a forked process; add its peak RSS (MB). After
+    ``timeout`` seconds (None: no limit) the process is killed and the row says so."""
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
+    t0 = time.perf_counter()
     p = ctx.Process(target=_child, args=(child, fn, args))
     p.start()
     child.close()
+    if not parent.poll(timeout):
+        p.kill()
+        p.join()
+        return {"error": f"stopped after {timeout:.0f} s", "timeout": True, "wall_s": time.perf_counter() - t0}
     out = parent.recv()
     p.join()
     return out

@@ -103,16 +103,63 @@ def _where(imp: Import) -> str:
 
 
 # ------------------------------------------------------------------------- importable alone
+#: A clean interpreter that has imported only third-party libraries (never cvxpy or highspy)
+#: forks one child per module: each child imports that module alone, as a fresh interpreter
+#: would, without paying numpy/scipy/xarray's start-up every time.
+ZYGOTE = r"""
+import json, os, sys
+import numpy, scipy.sparse, scipy.optimize, scipy.linalg, xarray  # noqa: F401  (shared start-up)
+for line in sys.stdin:
+    mod = line.strip()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            __import__(mod)
+            out = {"ok": True, "solvers": [m for m in ("cvxpy", "highspy") if m in sys.modules]}
+        except BaseException as exc:
+            import traceback
+            out = {"ok": False, "error": traceback.format_exc()[-2000:]}
+        os.write(w, json.dumps(out).encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    print(data.decode(), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    proc = subprocess.Popen([sys.executable, "-c", ZYGOTE], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    yield proc
+    proc.stdin.close()
+    proc.wait(timeout=60)
+
+
 @pytest.mark.parametrize("mod", list(MODULES))
-def test_module_imports_alone(mod):
-    """``python -c "import mod"`` in a fresh interpreter works, and an economics or engine
-    module loads no solver on the way."""
-    code = (f"import sys, {mod}\n"
-            "print(' '.join(m for m in ('cvxpy', 'highspy') if m in sys.modules))")
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
+def test_module_imports_alone(mod, zygote):
+    """Importing ``mod`` first, in an interpreter holding no segex module, works, and an
+    economics or engine module loads no solver on the way."""
+    import json
+
+    zygote.stdin.write(mod + "\n")
+    zygote.stdin.flush()
+    out = json.loads(zygote.stdout.readline())
+    assert out["ok"], out.get("error")
     if _within(mod, "segex.economies") or _within(mod, "segex.engine"):
-        assert run.stdout.strip() == "", f"importing {mod} loaded {run.stdout.strip()}"
+        assert not out["solvers"], f"importing {mod} loaded {out['solvers']}"
+
+
+def test_the_zygote_holds_no_segex_module():
+    code = ZYGOTE.split("for line in sys.stdin")[0] + "print(sorted(m for m in sys.modules if m.startswith(('segex', 'cvxpy', 'highspy'))))"
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr
 
 
 # ------------------------------------------------------------------------- no cycle

@@ -24,8 +24,10 @@ from ...errors import SpecError
 from ...gridspec import axis
 from .model import IncompleteMarketsEconomy
 
-#: Default points per axis: t = 0 consumption (geometric), spot prices (geometric), holdings.
-N_C, N_P, N_THETA = 61, 11, 21
+#: Default points per axis: t = 0 consumption (geometric; its columns are cheap, and its
+#: spacing, 0.4% here, bounds how far p0 can sit from the types' marginal rates), spot prices
+#: (geometric), holdings.
+N_C, N_P, N_THETA = 801, 11, 21
 
 
 @dataclass(frozen=True)

@@ -86,10 +86,11 @@ def bundles_at(econ: IncompleteMarketsEconomy, grids: MarketGrids, h: int, excha
 
 
 def type_bundles(econ: IncompleteMarketsEconomy, grids: MarketGrids, h: int, extra=None) -> TypeBundles:
-    """Type h's bundles: every portfolio of the holdings grid in every exchange (the price
-    grid's and the clearing family's), in each family exchange its own portfolio there,
-    and ``extra`` = (exchange indices, portfolios) of bundles off those grids."""
-    E, T, k = grids.exchanges.shape[0], grids.holdings, grids.family_p.shape[0]
+    """Type h's bundles: every portfolio of the holdings grid in every exchange of the price
+    grid, in each exchange of the clearing family its own portfolio there and small
+    deviations from it, and ``extra`` = (exchange indices, portfolios) of bundles off those
+    grids."""
+    E, T, k = grids.n_product, grids.holdings, grids.family_p.shape[0]
     # in each family exchange the type's own portfolio and small deviations from it, one
     # security at a time: without them a type could not adjust its holdings there, and the
     # exchange's Q would only be pinned to an interval

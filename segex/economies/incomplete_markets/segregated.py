@@ -10,15 +10,16 @@ weights then beats or matches it, and the Negishi search starts from those weigh
 On grids the equilibrium is an equilibrium *of the grid economy*: each type is optimal
 among the grid's bundles at the read-back prices (the certificate's
 ``consumer_optimality``), and such equilibria are not unique -- an exchange's security
-price and fees are pinned only to an interval by the portfolios a type may deviate to, and
-the Negishi search lands on one point of that set. ``--tol`` (refining the exchanges onto
+price and fees are pinned only to an interval by the portfolios a type may deviate to, p0
+by the spacing of the t = 0 consumption grid around each type's consumption (a kink of the
+lottery's value), and the Negishi search lands on one point of that set. ``--tol`` (refining the exchanges onto
 the support until the continuum equilibrium is reached) is not offered for this economy yet.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,10 +36,7 @@ from .model import IncompleteMarketsEconomy
 ACTIVE_MASS = 1e-7
 #: A lottery puts this much probability on a grid's first or last point: the grid binds.
 EDGE_MASS = 1e-7
-#: Rounds of t = 0 consumption insertion (the weights move a little each round), and
-#: when a type's optimum counts as on the grid: 1e-7 relative to c moves utility by ~1e-14.
-MAX_ROUNDS = 3
-C0_TOL = 1e-7
+
 
 
 
@@ -226,43 +224,19 @@ def _exact_start(econ):
         return None
 
 
-def _solve_on(econ, grids, weights, backend, weights0, max_rounds: int = MAX_ROUNDS) -> SegregatedResult:
-    """The equilibrium (or the Pareto program at ``weights``) on fixed exchanges, with t = 0
-    consumption continuous: t = 0 is separable, so type h's best c_l0 solves
-    ``lambda^h u'(c) = y_l`` (:func:`best_c0`). After each solve those points join the
-    grids and the LP is solved again, warm from the weights found, until every type's
-    optimum is a grid point (otherwise a type's c0 sits on a kink of the grid and p0 is
-    only an interval)."""
-    build_s = solve_s = 0.0
-    lps = iters = rounds = 0
-    for rounds in range(1, max_rounds + 1):
-        tb = time.perf_counter()
-        prog = build_program(econ, grids, weights)
-        build_s += time.perf_counter() - tb
-        rb = prog.planner.lp.row_blocks
-        goods = [rb["good1"].start, rb["good2"].start]
-        eq = solve_planner(prog.planner, weights=weights, backend=backend, weights0=weights0,
-                           fee_rows=rb["rights"].all(), hold_rows=goods)
-        solve_s, lps, iters = solve_s + eq.solve_s, lps + eq.lp_solves, iters + len(eq.trace)
-        weights0 = eq.weights if weights is None else None
-        best = best_c0(econ, eq.y[goods], eq.weights)
-        gap = max(float((np.abs(grids.c0[g][None, :] - best[:, g, None]).min(axis=1) / best[:, g]).max())
-                  for g in range(2))
-        if gap <= C0_TOL:
-            break
-        grids = replace(grids, c0=tuple(np.union1d(grids.c0[g], best[:, g]) for g in range(2)))
+def _solve_on(econ, grids, weights, backend, weights0) -> SegregatedResult:
+    """The equilibrium (or the Pareto program at ``weights``) on fixed grids."""
+    tb = time.perf_counter()
+    prog = build_program(econ, grids, weights)
+    build_s = time.perf_counter() - tb
+    rb = prog.planner.lp.row_blocks
+    eq = solve_planner(prog.planner, weights=weights, backend=backend, weights0=weights0,
+                       fee_rows=rb["rights"].all(), hold_rows=[rb["good1"].start, rb["good2"].start])
     res = SegregatedResult(econ=econ, program=prog, eq=eq, x=eq.x,
-                           lp={**prog.planner.lp.stats, "build_s": build_s, "solve_s": solve_s, "backend": backend,
-                               "lps": lps, "negishi_iterations": iters, "c0_rounds": rounds})
+                           lp={**prog.planner.lp.stats, "build_s": build_s, "solve_s": eq.solve_s, "backend": backend,
+                               "lps": eq.lp_solves, "negishi_iterations": len(eq.trace)})
     res.certificate = certify(res, backend)
     return res
-
-
-def best_c0(econ: IncompleteMarketsEconomy, y0: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """(H, 2) the planner's t = 0 consumption at the duals ``y0`` of good 1 and good 2:
-    ``lambda^h c**(-g_h) = y_l``, i.e. ``c = (y_l / lambda^h)**(-1/g_h)`` (per capita; the
-    alpha^h of the objective and of the resource row cancel)."""
-    return (np.asarray(y0)[None, :] / np.asarray(weights)[:, None]) ** (-1.0 / econ.gamma[:, None])
 
 
 def certify(res: SegregatedResult, backend: str = "highs") -> Certificate:
