@@ -66,8 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", metavar="FILE.nc", help="write every concept's dataset to this netCDF4 file")
     s.add_argument("--backend", choices=BACKENDS, help="LP backend (overrides solve.backend)")
     s.add_argument("--method", metavar="METHOD",
-                   help="how the economy's LP is solved, where it offers a choice (overrides solve.method; e.g. "
-                        "grid, colgen, colgen-grid -- see the economy's grid-file docs)")
+                   help="how the economy's LP is solved, where it offers a choice (overrides solve.method; the "
+                        "economy's grid-file docs list the methods)")
     s.add_argument("--concept", action="extend", nargs="+", metavar="NAME",
                    help=f"solution concept(s) to compute (overrides solve.concepts); by economy: {_concepts_help()}")
     s.add_argument("--tol", type=_tolerance, metavar="TOL",

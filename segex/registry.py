@@ -125,6 +125,7 @@ class Economy:
 
 
 _REGISTRY: dict[str, Economy] = {}
+_FAILED: dict[str, str] = {}  # package or entry point -> why it did not load
 _DISCOVERED = False
 
 
@@ -150,8 +151,9 @@ def get(name: str) -> Economy:
     if name not in found:
         from .io.validate import suggest
 
+        broken = f"; not loaded: {'; '.join(f'{k} ({v})' for k, v in _FAILED.items())}" if _FAILED else ""
         raise SpecError("economy", f"unknown economy {name!r}{suggest(name, found)}; supported: "
-                                   f"{', '.join(map(repr, found))}")
+                                   f"{', '.join(map(repr, found))}{broken}")
     return found[name]
 
 
@@ -168,19 +170,29 @@ def resolve(target: str | Callable) -> Callable:
 
 
 def _discover() -> None:
+    """Import every package under segex.economies and every entry point once. One that
+    fails to import is recorded (and named when its economy is asked for), never allowed
+    to take the others, or the command line, down with it."""
     global _DISCOVERED
     if _DISCOVERED:
         return
-    _DISCOVERED = True
     from . import economies as pkg
 
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         if info.ispkg:
-            importlib.import_module(f"{pkg.__name__}.{info.name}")
+            _load(f"{pkg.__name__}.{info.name}", lambda name=f"{pkg.__name__}.{info.name}": importlib.import_module(name))
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        ep.load()
+        _load(f"entry point {ep.name}", ep.load)
+    _DISCOVERED = True
+
+
+def _load(what: str, load) -> None:
+    try:
+        load()
+    except Exception as exc:  # a broken or incompatible economy package: record, go on
+        _FAILED[what] = f"{type(exc).__name__}: {exc}"
 
 
 __all__ = ["Concept", "Economy", "Result", "economies", "get", "register", "resolve"]

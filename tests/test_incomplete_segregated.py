@@ -112,3 +112,32 @@ def test_tol_is_refused_with_a_named_field(capsys):
     assert main(["solve", str(GRID), "--tol", "1e-4", "--quiet", "--concept", "segregated"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("segex: error: solve.tol:") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("concept, var, factor", [("segregated", "theta", 1.5), ("segregated", "c0", 1.01),
+                                                  ("segregated", "fee", 3.0), ("externality", "c0", 1.01),
+                                                  ("externality", "theta", 1.5)])
+def test_check_catches_a_tampered_summary(tmp_path, concept, var, factor):
+    """`segex check` recomputes what a user reads from the saved prices and lotteries."""
+    from segex.check import check_file
+    from segex.io.store import read_netcdf, write_netcdf
+
+    out = tmp_path / "kt22.nc"
+    assert main(["solve", str(GRID), "--quiet", "--concept", concept, "--out", str(out)]) == 0
+    assert check_file(out)[concept].passed
+    groups = read_netcdf(out)
+    groups[concept][var] = groups[concept][var] * factor
+    write_netcdf(tmp_path / "bad.nc", groups)
+    cert = check_file(tmp_path / "bad.nc")[concept]
+    assert not cert.passed, str(cert)
+
+
+def test_one_type_is_autarky_and_certified(tmp_path, capsys):
+    """No one to trade with: no trade, and a certificate that compares it with the
+    economy's scale, not with rounding noise."""
+    f = tmp_path / "one.toml"
+    f.write_text('economy = "incomplete_markets"\nprob = [0.5, 0.5]\npayoffs = [[1.0, 1.0]]\n'
+                 '[[types]]\nshare = 1.0\ngamma = 2.0\nendowment = [[1, 1], [2, 1], [1, 2]]\n')
+    assert main(["solve", str(f), "--json", "--quiet"]) == 0, capsys.readouterr().err
+    d = json.loads(capsys.readouterr().out)
+    assert d["segregated"]["types"][0]["theta"] == pytest.approx([0.0], abs=1e-9)

@@ -117,3 +117,22 @@ def test_a_new_economy_runs_through_solve_and_check(toy, tmp_path, capsys):
     assert main(["check", str(out)]) == 0
     assert main(["solve", str(f), "--method", "grid", "--quiet"]) == 2  # an option it does not take
     assert "--method: the toy_autarky economy takes no method option" in capsys.readouterr().err
+
+
+def test_a_broken_economy_package_is_named_not_fatal(tmp_path, monkeypatch, capsys):
+    """An economy package that fails to import is recorded; every other economy still works
+    and asking for the broken one says why it is missing."""
+    import segex.economies
+
+    pkg = tmp_path / "broken_economy"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("raise RuntimeError('needs a library this machine lacks')\n")
+    monkeypatch.setattr(segex.economies, "__path__", [*segex.economies.__path__, str(tmp_path)])
+    monkeypatch.setattr(registry, "_DISCOVERED", False)
+    monkeypatch.setattr(registry, "_FAILED", {})
+    assert "incomplete_markets" in registry.economies()
+    assert "RuntimeError: needs a library" in registry._FAILED["segex.economies.broken_economy"]
+    with pytest.raises(SpecError, match="not loaded: segex.economies.broken_economy"):
+        registry.get("broken")
+    assert main(["solve", str(ROOT / "grids" / "kt_incomplete.toml"), "--concept", "externality", "--quiet"]) == 0
+    capsys.readouterr()

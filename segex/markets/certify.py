@@ -31,9 +31,12 @@ CONSUMER_TOL = 1e-6
 
 
 def certify_planner(planner: PlannerLP, x: np.ndarray, y: np.ndarray, equilibrium: bool, backend: str = "highs",
-                    cert: Certificate | None = None, families=None) -> Certificate:
+                    cert: Certificate | None = None, families=None, scale: float = 1.0) -> Certificate:
     """LP checks, clearing per priced family (``families``: {row-family: note}, default
-    every priced family), budgets (when ``equilibrium``) and consumer optimality."""
+    every priced family), budgets (when ``equilibrium``) and consumer optimality.
+    Clearing residuals are relative to the family's gross volume, its bounds and the
+    economy's ``scale`` (its aggregate endowment): without that floor a market with no
+    trade (volume at rounding level) would compare rounding with rounding."""
     cert = cert if cert is not None else Certificate()
     lp = planner.lp
     lp_checks(cert, lp, x, y)
@@ -42,9 +45,9 @@ def certify_planner(planner: PlannerLP, x: np.ndarray, y: np.ndarray, equilibriu
     for name, note in (families or priced_families(planner)).items():
         rows = _family_rows(lp, name)
         viol = np.maximum(np.maximum(lp.row_lb[rows] - Ax[rows], Ax[rows] - lp.row_ub[rows]), 0.0)
-        scale = max(float(gross[rows].max(initial=0.0)), float(np.abs(lp.row_ub[rows][np.isfinite(lp.row_ub[rows])])
-                                                               .max(initial=0.0)), 1e-300)
-        cert.add(f"clearing.{name}", float(viol.max(initial=0.0)) / scale, CLEARING_TOL, note)
+        bound = np.abs(lp.row_ub[rows][np.isfinite(lp.row_ub[rows])]).max(initial=0.0)
+        floor = max(float(gross[rows].max(initial=0.0)), float(bound), scale)
+        cert.add(f"clearing.{name}", float(viol.max(initial=0.0)) / floor, CLEARING_TOL, note)
     spend, wealth, P = planner.expenditures(x, y)
     T = spend - wealth
     if equilibrium:

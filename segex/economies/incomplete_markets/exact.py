@@ -327,12 +327,12 @@ def _autarky_prices(m: _Economy):
     """(p0, p, r): prices clearing endowments, and the share-weighted autarky state prices r_s.
 
     The clearing prices come from :meth:`IncompleteMarketsEconomy.spot_clearing_price`, which
-    clears good 1 for any per-capita holdings (its state index is only a label), so it serves
-    t = 0 and the homotopy's endowments as well."""
+    clears good 1 for any per-capita holdings, so it serves t = 0 and the homotopy's
+    endowments as well."""
     econ = m.econ
     a = m.a[:, None]
-    p0 = econ.spot_clearing_price(0, a * m.e0)
-    p = np.array([econ.spot_clearing_price(s, a * m.e1[:, s]) for s in range(m.S)])
+    p0 = econ.spot_clearing_price(a * m.e0)
+    p = np.array([econ.spot_clearing_price(a * m.e1[:, s]) for s in range(m.S)])
     r = np.zeros(m.S)
     for h in range(m.H):
         c10 = (m.e0[h, 0] + p0 * m.e0[h, 1]) / m.K(p0, h)

@@ -183,7 +183,7 @@ def feasible_sets(econ: IncompleteMarketsEconomy | None = None, n: int = 201, gr
         for s in range(S):
             hold = np.array([[a1 * (e[0, s, 0] + b[s] * th), a1 * e[0, s, 1]],
                              [a2 * (e[1, s, 0] - a1 * b[s] * th / a2), a2 * e[1, s, 1]]])
-            p = econ.spot_clearing_price(s, hold)
+            p = econ.spot_clearing_price(hold)
             c1, c2, _, _ = econ.spot(0, s, np.array([th]), p)
             price[i, s] = p
             locus[i, s] = (c1, c2)

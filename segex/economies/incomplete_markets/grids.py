@@ -165,7 +165,7 @@ def clearing_family(econ: IncompleteMarketsEconomy, center: np.ndarray, start: n
 
 def autarky_prices(econ: IncompleteMarketsEconomy) -> np.ndarray:
     """(S,) the spot price clearing each state's endowments with no securities traded."""
-    return np.array([econ.spot_clearing_price(s, econ.share[:, None] * econ.e1[:, s, :]) for s in range(econ.S)])
+    return np.array([econ.spot_clearing_price(econ.share[:, None] * econ.e1[:, s, :]) for s in range(econ.S)])
 
 
 def theta_bound(econ: IncompleteMarketsEconomy) -> float:

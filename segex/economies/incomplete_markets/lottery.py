@@ -85,11 +85,10 @@ def bundles_at(econ: IncompleteMarketsEconomy, grids: MarketGrids, h: int, excha
                        util=econ.beta * (v[ok] @ econ.prob))
 
 
-def type_bundles(econ: IncompleteMarketsEconomy, grids: MarketGrids, h: int, extra=None) -> TypeBundles:
+def type_bundles(econ: IncompleteMarketsEconomy, grids: MarketGrids, h: int) -> TypeBundles:
     """Type h's bundles: every portfolio of the holdings grid in every exchange of the price
-    grid, in each exchange of the clearing family its own portfolio there and small
-    deviations from it, and ``extra`` = (exchange indices, portfolios) of bundles off those
-    grids."""
+    grid, and in each exchange of the clearing family its own portfolio there and small
+    deviations from it."""
     E, T, k = grids.n_product, grids.holdings, grids.family_p.shape[0]
     # in each family exchange the type's own portfolio and small deviations from it, one
     # security at a time: without them a type could not adjust its holdings there, and the
@@ -98,9 +97,6 @@ def type_bundles(econ: IncompleteMarketsEconomy, grids: MarketGrids, h: int, ext
     fam = grids.n_product + np.arange(k)
     ex = [np.repeat(np.arange(E), T.shape[0]), np.repeat(fam, dev.shape[0])]
     th = [np.tile(T, (E, 1)), (grids.family_theta[:, h, None, :] + dev[None, :, :]).reshape(-1, econ.J)]
-    if extra is not None:
-        ex.append(extra[0])
-        th.append(extra[1])
     return bundles_at(econ, grids, h, np.concatenate(ex), np.concatenate(th))
 
 
@@ -116,9 +112,8 @@ class Program:
     col_exchange: np.ndarray  # (n,) exchange of each x1 column, -1 for t = 0 columns
 
 
-def build_program(econ: IncompleteMarketsEconomy, grids: MarketGrids, weights=None, extra=None) -> Program:
-    """Assemble Definition 5's Pareto program (module docstring) at Pareto ``weights``;
-    ``extra[h]``: type h's bundles off the grids (exchange indices, portfolios)."""
+def build_program(econ: IncompleteMarketsEconomy, grids: MarketGrids, weights=None) -> Program:
+    """Assemble Definition 5's Pareto program (module docstring) at Pareto ``weights``."""
     H, S, J = econ.H, econ.S, econ.J
     weights = np.ones(H) if weights is None else np.asarray(weights, float)
     alpha, E0 = econ.share, econ.aggregate[0]
@@ -143,7 +138,7 @@ def build_program(econ: IncompleteMarketsEconomy, grids: MarketGrids, weights=No
             col_util.append(util)
             col_trade.append(np.zeros(grid.size))
             col_exchange.append(np.full(grid.size, -1))
-        tb = type_bundles(econ, grids, h, None if extra is None else extra[h])
+        tb = type_bundles(econ, grids, h)
         bundles.append(tb)
         blk = blocks[h, "x1"] = b.add_cols(f"x1[{h}]", weights[h] * alpha[h] * tb.util,
                                            labels={"exchange": tb.exchange})

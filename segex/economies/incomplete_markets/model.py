@@ -147,14 +147,17 @@ class IncompleteMarketsEconomy(TwoDateEndowments):
             v = np.where(ok, u.u(np.where(ok, c1, 1.0), np.where(ok, c2, 1.0)), -np.inf)
         return c1, c2, c1 - pre, v
 
-    def spot_clearing_price(self, s, wealth_weights, tol=1e-14):
-        """The state-s spot price that clears good 1 given each type's pre-trade holdings.
+    def spot_clearing_price(self, wealth_weights, tol=1e-14):
+        """A spot price of good 2 that clears good 1 given each type's pre-trade holdings
+        (any date or state: only the holdings matter).
 
-        ``wealth_weights``: (H, 2) per-capita holdings sum over members alpha^h (good 1 incl.
-        security payoffs, good 2) of each type. Excess demand for good 1,
-        ``sum_h (a1_h + p a2_h) / (1 + p**(1 - 1/g_h)) - a1_h``, is continuous and crosses
-        zero once on p > 0 (gross substitutes: CRRA demand for good 1 rises with p); found by
-        bracketing and Brent's method in log p."""
+        ``wealth_weights``: (H, 2) per-capita holdings alpha^h (good 1 incl. security payoffs,
+        good 2) of each type. Excess demand for good 1,
+        ``sum_h (a1_h + p a2_h) / (1 + p**(1 - 1/g_h)) - a1_h``, is continuous, negative as
+        p -> 0 and positive as p -> inf when both goods are held, so a root exists; with some
+        g_h > 1 it can have several (several spot equilibria). Returned: the root Brent's
+        method finds in log p inside the first bracket met by doubling [e^-1, e] outwards --
+        the one nearest p = 1 in that sense."""
         from scipy.optimize import brentq
 
         a = np.asarray(wealth_weights, dtype=float)
@@ -187,19 +190,22 @@ class IncompleteMarketsEconomy(TwoDateEndowments):
         slope = (-(1.0 - 1.0 / self.gamma) * r * kappa ** 2 * W + kappa * p * a[..., 1]).sum(-1)
         return excess, slope
 
-    def spot_clearing_prices(self, holdings, start, tol=1e-13, iters=60):
-        """Vectorized :meth:`spot_clearing_price` by Newton's method in log p from ``start``
-        (the root nearest a known price: continuation along a family of allocations).
-        Returns prices; NaN where Newton did not reach ``tol`` (relative to the gross volume)."""
+    def spot_clearing_prices(self, holdings, start, tol=1e-12, iters=60):
+        """Vectorized :meth:`spot_clearing_price` by damped Newton steps in log p from
+        ``start`` (the root on the branch through a known price: continuation along a family
+        of allocations). Returns prices; NaN where the excess demand is not below ``tol``
+        times the gross value held, sum_h |a1| + p |a2| (rounding in that sum is ~1e-16 per
+        term, so 1e-12 flags an unconverged Newton, not rounding)."""
         a = np.asarray(holdings, dtype=float)
         logp = np.log(np.broadcast_to(np.asarray(start, dtype=float), a.shape[:-2])).copy()
-        scale = np.abs(a).sum(axis=(-1, -2)) + 1e-300
         for _ in range(iters):
             f, df = self.spot_excess(a, np.exp(logp))
             step = np.where(df != 0, -f / np.where(df != 0, df, 1.0), 0.0)
             logp = logp + np.clip(step, -0.5, 0.5)
-        f, _ = self.spot_excess(a, np.exp(logp))
-        return np.where(np.abs(f) <= tol * 1e3 * scale, np.exp(logp), np.nan)
+        p = np.exp(logp)
+        f, _ = self.spot_excess(a, p)
+        gross = (np.abs(a[..., 0]) + p[..., None] * np.abs(a[..., 1])).sum(-1)
+        return np.where(np.abs(f) <= tol * gross, p, np.nan)
 
     def lifetime_utility(self, h, c0, c1):
         """U^h = u^h(c10, c20) + beta sum_s pi_s u^h(c1s, c2s); c0 (..., 2), c1 (..., S, 2)."""

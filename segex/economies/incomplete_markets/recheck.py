@@ -11,13 +11,17 @@
   prices (cost minus the endowment's value is the saved transfer, zero in an equilibrium)
   and its utility. Each type's optimality among all grid bundles needs the LP's columns and
   is checked at solve time only.
+
+Every summary a user reads (consumption, holdings, spot trades, fees, masses, utilities) must
+equal what the saved prices and lotteries imply, to ``MATCH_TOL`` (float64 written and read
+back exactly; recomputed sums differ by rounding only).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...certificate import Certificate
+from ...certificate import MATCH_TOL, Certificate
 from ...markets.certify import BUDGET_TOL, CLEARING_TOL
 
 
@@ -35,10 +39,18 @@ def externality(econ, ds) -> Certificate:
     cert = eq.certificate
     for h in range(econ.H):
         cert.match(f"utility[{h}]", float(eq.utility[h]), float(ds["utility"].values[h]))
-    saved = ds["c1"].transpose("type", "state", "good").values
-    cert.add("c1_recomputed", float(np.abs(eq.c1 - saved).max() / np.abs(saved).max()), 1e-9,
-             "state consumption implied by the saved prices and holdings vs the saved one")
+    for name, dims, value in (("c0", ("type", "good"), eq.c0), ("c1", ("type", "state", "good"), eq.c1),
+                              ("tau", ("type", "state", "good"), eq.tau)):
+        if name in ds:
+            _same(cert, name, value, ds[name].transpose(*dims).values)
     return cert
+
+
+def _same(cert, name, recomputed, saved, tol=MATCH_TOL):
+    """``<name>_recomputed``: an array recomputed from the file equals the saved one,
+    relative to its largest entry (1 + |.|)."""
+    cert.add(f"{name}_recomputed", float(np.abs(recomputed - saved).max() / (1.0 + np.abs(saved).max())), tol,
+             f"{name} recomputed from the saved prices and lotteries vs the saved {name}")
 
 
 def segregated(econ, ds) -> Certificate:
@@ -59,9 +71,12 @@ def segregated(econ, ds) -> Certificate:
     cert.add("clearing.goods_t0", float(np.abs(goods).max() / econ.aggregate[0].max()), CLEARING_TOL, "(31)")
     sec, rights, spot2 = np.zeros((n_ex, econ.J)), np.zeros((n_ex, econ.S)), np.zeros((n_ex, econ.S))
     U, cost, marg = np.zeros(econ.H), np.zeros(econ.H), 0.0
+    theta_mean, fee_paid, mass = np.zeros((econ.H, econ.J)), np.zeros(econ.H), np.zeros((econ.H, n_ex))
     for h in range(econ.H):
         on = typ == h
         xs, exh, thh = prob[on], ex[on], th[on]
+        theta_mean[h] = xs @ thh
+        mass[h] = np.bincount(exh, a[h] * xs, minlength=n_ex)
         u = econ.utilities[h]
         U[h] = x10[h] @ u.u1(c10) + x20[h] @ u.u1(c20)
         cost[h] = x10[h] @ c10 + p0 * (x20[h] @ c20) + xs @ (Q[exh] * thh).sum(1)
@@ -69,6 +84,7 @@ def segregated(econ, ds) -> Certificate:
             c1, c2, delta, v = econ.spot(h, s, thh, P[exh, s])
             U[h] += econ.beta * econ.prob[s] * (xs @ v)
             cost[h] += xs @ (PD[exh, s] * delta)
+            fee_paid[h] += xs @ (PD[exh, s] * delta)
             rights[:, s] += np.bincount(exh, a[h] * xs * delta, minlength=n_ex)
             spot2[:, s] += np.bincount(exh, a[h] * xs * (c2 - econ.e1[h, s, 1]), minlength=n_ex)
         for j in range(econ.J):
@@ -89,4 +105,8 @@ def segregated(econ, ds) -> Certificate:
                  "an equilibrium without transfers: max_h |saved transfer| / wealth")
     for h in range(econ.H):
         cert.match(f"utility[{h}]", float(U[h]), float(ds["utility"].values[h]))
+    _same(cert, "c0", np.stack([x10 @ c10, x20 @ c20], axis=1), ds["c0"].transpose("type", "good").values)
+    _same(cert, "theta", theta_mean, ds["theta"].transpose("type", "security").values)
+    _same(cert, "fee", fee_paid, ds["fee"].values)
+    _same(cert, "mass", mass, ds["mass"].transpose("type", "exchange").values)
     return cert
