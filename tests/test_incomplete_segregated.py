@@ -141,3 +141,21 @@ def test_one_type_is_autarky_and_certified(tmp_path, capsys):
     assert main(["solve", str(f), "--json", "--quiet"]) == 0, capsys.readouterr().err
     d = json.loads(capsys.readouterr().out)
     assert d["segregated"]["types"][0]["theta"] == pytest.approx([0.0], abs=1e-9)
+
+
+def test_active_fees_lie_in_their_supporting_interval():
+    """The reported fee is one point of the interval of fees at which the same allocation is
+    still an equilibrium (the shared DualFace); the interval is what a degenerate LP pins."""
+    spec = load_spec(GRID)
+    res = solve_segregated(spec.economy, grid_specs=spec.grid)
+    iv = res.fee_intervals()
+    fee = res.prices()["P_Delta"]
+    active = ~np.isnan(iv[:, 0, 0])
+    assert active.sum() == len([e for e in res.to_dict()["exchanges"] if e["active"]]) >= 1
+    lo, hi = iv[active, :, 0], iv[active, :, 1]
+    assert np.isfinite(lo).any() or np.isfinite(hi).any()
+    # NaN: an end the box around the face could not certify (segex.markets.fees)
+    assert np.all(np.where(np.isnan(lo), -np.inf, lo) <= fee[active] + 1e-7)
+    assert np.all(fee[active] <= np.where(np.isnan(hi), np.inf, hi) + 1e-7)
+    ds = res.to_dataset()
+    assert ds["P_Delta_interval"].dims == ("exchange", "state", "end")

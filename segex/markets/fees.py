@@ -119,6 +119,7 @@ class DualFace:
         for sign in (-1.0, 1.0):  # the engine maximises
             cost = np.zeros(self.m + 1)
             cost[i] = sign
+            last = None  # v_i before the box was last widened
             while True:
                 if self.session is None:
                     self._build()
@@ -136,7 +137,13 @@ class DualFace:
                         out.append((sign * np.inf, v))
                     elif not at_box.any():
                         out.append((v[i], v))
+                    elif last is not None and abs(v[i] - last) <= 1e-9 * (1.0 + abs(v[i])):
+                        # another price holds the box, but a box BOX times wider left this one
+                        # where it was: that price is free (an inactive exchange's fee can be
+                        # anything large) and does not cut this one
+                        out.append((v[i], v))
                     elif self.big < BOX ** 2 * self.big0:  # another price holds the box: widen it
+                        last = v[i]
                         self.big *= BOX
                         self.session = None
                         continue

@@ -110,6 +110,26 @@ class SegregatedResult:
         return [{"id": f"e{i}", "p": P[i].tolist(), "fee": pr["P_Delta"][i].tolist(), "Q": pr["Q"][i].tolist(),
                  "mass": float(tot[i]), "active": bool(tot[i] > ACTIVE_MASS)} for i in range(P.shape[0])]
 
+    def fee_intervals(self) -> np.ndarray:
+        """(n_ex, S, 2) the range of P_Delta(p, s) over every price system supporting the
+        solution (:class:`segex.markets.fees.DualFace`) for the active exchanges; NaN for
+        the inactive ones (not computed: their fees only keep types out)."""
+        if "fee_intervals" in self.stats:
+            return self.stats["fee_intervals"]
+        from ...markets.fees import DualFace
+
+        pl = self.program.planner
+        pl.set_weights(self.weights)
+        n_ex, S = self.grids.exchanges.shape[0], self.econ.S
+        out = np.full((n_ex, S, 2), np.nan)
+        face = DualFace(pl, self.x, self.y, self.eq.equilibrium)
+        rights = pl.lp.row_blocks["rights"]
+        for e in np.nonzero(self.masses().sum(axis=0) > ACTIVE_MASS)[0]:
+            for s in range(S):
+                out[e, s] = face.range(int(rights.index(e, s)))
+        self.stats["fee_intervals"] = out
+        return out
+
     def to_dict(self) -> dict:
         """The JSON of KT 2.2's issue, exactly: ``p0``, ``Q`` (mass-weighted over the active
         exchanges), ``types[h]`` {c0, c1, theta, utility, shares, transfer = what the type
@@ -168,12 +188,15 @@ class SegregatedResult:
                                                           "units": "good 1 at t=0"}),
                 "P_Delta": (("exchange", "state"), pr["P_Delta"],
                             {"long_name": "price of the right to trade P_Delta(p, s)", "units": "good 1 at t=0"}),
+                "P_Delta_interval": (("exchange", "state", "end"), self.fee_intervals(),
+                                     {"long_name": "every P_Delta(p, s) of a price system supporting the solution "
+                                                   "(active exchanges; NaN elsewhere)", "units": "good 1 at t=0"}),
                 "mass": (("type", "exchange"), mass, {"long_name": "population mass alpha^h trading in the exchange"}),
                 "x_c10": (("type", "c10_grid"), x_c10, {"long_name": "lottery over t=0 good 1"}),
                 "x_c20": (("type", "c20_grid"), x_c20, {"long_name": "lottery over t=0 good 2"}),
                 **{f"x1_{k}": ("x1_point", v, {"long_name": doc}) for k, (v, doc) in sup.items()},
             },
-            coords={**dims, "c10_grid": g.c0[0], "c20_grid": g.c0[1]},
+            coords={**dims, "c10_grid": g.c0[0], "c20_grid": g.c0[1], "end": ["min", "max"]},
             attrs={"economy": "incomplete_markets", "concept": "segregated", "equilibrium": int(self.eq.equilibrium),
                    "certificate_passed": int(bool(self.certificate is not None and self.certificate.passed)),
                    **{f"p_grid_{s + 1}": g.p[s] for s in range(econ.S)},
