@@ -139,8 +139,10 @@ class DualFace:
                         out.append((v[i], v))
                     elif last is not None and abs(v[i] - last) <= 1e-9 * (1.0 + abs(v[i])):
                         # another price holds the box, but a box BOX times wider left this one
-                        # where it was: that price is free (an inactive exchange's fee can be
-                        # anything large) and does not cut this one
+                        # where it was. The optimum of an LP in its box size B is concave and
+                        # nondecreasing in B; equal at B and BOX*B, it is constant for every
+                        # larger box, so the unboxed face has the same end (the price at the
+                        # box is free, e.g. an inactive exchange's fee, and does not cut this one)
                         out.append((v[i], v))
                     elif self.big < BOX ** 2 * self.big0:  # another price holds the box: widen it
                         last = v[i]

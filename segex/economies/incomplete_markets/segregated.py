@@ -38,8 +38,6 @@ ACTIVE_MASS = 1e-7
 EDGE_MASS = 1e-7
 
 
-
-
 @dataclass
 class SegregatedResult:
     """Definition 5 solved: the allocation, prices, fees, exchanges and certificate."""

@@ -49,6 +49,7 @@ from ...certificate import Certificate, lp_checks
 from ...engine.lp import LPBuilder
 from ...errors import SpecError
 from ...gridspec import axis
+from ...markets.incentives import add_truth_telling, truth_telling_multipliers
 from ...markets.refine import extension_bounds, refine, zoom
 from .model import LiquidityEconomy
 from .reduced import Allocation, ce3, demands
@@ -307,7 +308,8 @@ def solve_sp3(econ: LiquidityEconomy, grids: LotteryGrids | None = None, incenti
         b.add_terms(r_lot.start + t, cc, 1.0)
         b.add_terms(res_row, cc, F[t] * cost)
         b.add_terms(r_mkt.start + k, cc, F[t] * (x1[t] - c1))
-    _add_ic_rows(b, cols, lambda t, s: V[t], pairs, group=k if common else None, n_groups=nR)
+    add_truth_telling(b, cols, lambda t, s: V[t], pairs, group=k if common else None, n_groups=nR,
+                      hint=HINTS["ic"])
     if common:  # x(theta, exchange k) = q_k for every theta; resources[k]: ... - e q_k <= 0
         b.add_terms(r_res.start + np.arange(nR), q.all(), -econ.e)
         r_com = b.add_rows("common", coords={"type": np.arange(N), "R": grids.R}, exact=True, hint=HINTS["common"])
@@ -334,7 +336,8 @@ def solve_sp3(econ: LiquidityEconomy, grids: LotteryGrids | None = None, incenti
     x2 = (I[None, :] - x1) * R[None, :]  # consumption at t = 2 from the budget at R_k
     return SP3Result(
         econ=econ, x=x, welfare=float(sol.objective), liquidity=float(F @ (x @ c1)),
-        c1=(x * x1).sum(1), c2=(x * x2).sum(1), ic_dual=_ic_duals(sol, b, pairs, N, nR if common else 1),
+        c1=(x * x1).sum(1), c2=(x * x2).sum(1),
+        ic_dual=truth_telling_multipliers(sol.row_dual, b.row_blocks.get("ic"), pairs, N, nR if common else 1),
         lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3=ce3(econ), certificate=cert,
         grids=grids, exchanges=exchanges, exchange_mass=mass, P_Delta=P_Delta, pinned=pinned,
         Delta=np.divide(excess, mass, out=np.zeros_like(excess), where=mass > 0))
@@ -351,33 +354,6 @@ SOLVER = {"diamond_dybvig": "ipm"}
 
 def _highs_options(econ, backend) -> dict:
     return {"solver": SOLVER[econ.family]} if backend == "highs" and econ.family in SOLVER else {}
-
-
-def _add_ic_rows(b: LPBuilder, cols, value, pairs, group=None, n_groups=1):
-    """Truth-telling (FGT eq. 30; SP2: eq. 7): sum_b value(t, s)_b x[s]_b <= sum_b V[t]_b
-    x[t]_b for each (true t, reported s), where value(t, s) is type t's utility of the
-    bundles of s's block (the deviator's re-trade included in SP3). With ``group`` (the
-    exchange of each bundle, common market) one row per pair and exchange: truth-telling
-    must hold whichever rate is drawn. Vectorized over bundles, one call per pair."""
-    if not pairs:
-        return
-    n = n_groups if group is not None else 1
-    r_ic = b.add_rows("ic", size=len(pairs) * n, lb=0.0, ub=np.inf, hint=HINTS["ic"])
-    for p, (t, s) in enumerate(pairs):
-        rows = r_ic.start + p * n + (group if group is not None else 0)
-        b.add_terms(rows, cols[t].all(), value(t, t))  # the truthful type's own lottery
-        b.add_terms(rows, cols[s].all(), -value(t, s))  # the report's lottery, valued by type t
-
-
-def _ic_duals(sol, b, pairs, N, n_groups=1) -> np.ndarray:
-    """(N, N) truth-telling multipliers, >= 0 (engine: d objective / d lower bound <= 0),
-    summed over exchanges when truth-telling is per exchange."""
-    out = np.zeros((N, N))
-    if pairs:
-        y = -sol.row_dual[b.row_blocks["ic"].slice].reshape(len(pairs), n_groups).sum(1)
-        for p, (t, s) in enumerate(pairs):
-            out[t, s] = y[p]
-    return out
 
 
 #: Rights-to-trade prices come from duals, accurate to HiGHS's dual tolerance 1e-9
@@ -593,7 +569,7 @@ def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend:
     for t in range(N):
         b.add_terms(r_lot.start + t, cols[t].all(), 1.0)
         b.add_terms(r_res.start, cols[t].all(), F[t] * cost)
-    _add_ic_rows(b, cols, lambda t, s: Vic[t], pairs)
+    add_truth_telling(b, cols, lambda t, s: Vic[t], pairs, hint=HINTS["ic"])
     lp = b.build()
     sol = solve(lp, backend)
     x = sol.x.reshape(N, -1)
@@ -601,6 +577,6 @@ def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend:
     lp_checks(cert, lp, sol.x, sol.row_dual)
     economic_checks(cert, econ, x, pairs, Vic, cost)
     return SP2Result(econ=econ, x=x, welfare=float(sol.objective), liquidity=float(F @ (x @ c1)), c1=x @ c1,
-                     c2=x @ c2, ic_dual=_ic_duals(sol, b, pairs, N),
+                     c2=x @ c2, ic_dual=truth_telling_multipliers(sol.row_dual, b.row_blocks.get("ic"), pairs, N),
                      lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3=ce3(econ),
                      certificate=cert, c_grid=c_grid, bundles=(c1, c2), kept=kept)
