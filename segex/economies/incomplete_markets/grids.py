@@ -77,14 +77,11 @@ class MarketGrids:
         e0 = econ.e0
         c_specs = _per(c, 2, "grid.c", "good")
         c0 = tuple(
-            axis(c_specs[g], f"grid.c" + (f"[{g}]" if isinstance(c, list) else ""), 0.25 * e0[:, g].min(),
+            axis(c_specs[g], "grid.c" + (f"[{g}]" if isinstance(c, list) else ""), 0.25 * e0[:, g].min(),
                  2.0 * e0[:, g].max(), N_C, geometric=True, must_hold=e0[:, g], what="every type's t=0 endowment",
                  insert=np.concatenate([e0[:, g], np.asarray(insert.get("c0", np.zeros((0, 2))))[:, g]]))
             for g in range(2))
-        for g, grid in enumerate(c0):
-            if grid[0] <= 0:
-                raise SpecError("grid.c", f"t=0 consumption must be positive (utility is -inf or undefined at 0), "
-                                          f"got a grid from {grid[0]:.6g} for good {g + 1}; set min > 0")
+        _positive(c0, "grid.c", "t=0 consumption (utility is -inf or undefined at 0)", "good")
         p_aut = autarky_prices(econ)
         p_specs = _per(p, econ.S, "grid.p", "state")
         pins = np.asarray(insert.get("p", np.zeros(0)))
@@ -93,10 +90,7 @@ class MarketGrids:
                  geometric=True, must_hold=np.array([p_aut[s]]), what=f"the no-trade spot price of state {s + 1}",
                  insert=np.concatenate([[p_aut[s]], pins[s:s + 1]]))
             for s in range(econ.S))
-        for s, grid in enumerate(pg):
-            if grid[0] <= 0:
-                raise SpecError("grid.p", f"spot prices must be positive, got a grid from {grid[0]:.6g} in state "
-                                          f"{s + 1}; set min > 0")
+        _positive(pg, "grid.p", "spot prices", "state")
         M = theta_bound(econ)
         t_specs = _per(theta, econ.J, "grid.theta", "security")
         tins = np.asarray(insert.get("theta", np.zeros((0, econ.J))))
@@ -172,6 +166,14 @@ def theta_bound(econ: IncompleteMarketsEconomy) -> float:
     """Default holdings range [-M, M]: half the largest good-1 endowment at t = 1 over the
     largest payoff, a position a type can honour in most states."""
     return 0.5 * float(econ.e1[:, :, 0].max()) / float(np.abs(econ.payoffs).max())
+
+
+def _positive(grids, name: str, what: str, per: str) -> None:
+    """Every grid of ``grids`` (one per good, state...) starts above zero."""
+    for i, grid in enumerate(grids):
+        if grid[0] <= 0:
+            raise SpecError(name, f"{what} must be positive, got a grid from {grid[0]:.6g} for {per} {i + 1}; "
+                                  "set min > 0")
 
 
 def _per(spec, n: int, name: str, what: str) -> list:
