@@ -108,10 +108,49 @@ def test_cli_json_keys_and_check(tmp_path, capsys):
     assert "segregated: passed" in capsys.readouterr().out
 
 
-def test_tol_is_refused_with_a_named_field(capsys):
-    assert main(["solve", str(GRID), "--tol", "1e-4", "--quiet", "--concept", "segregated"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("segex: error: solve.tol:") and len(err.strip().splitlines()) == 1
+def test_tol_refines_the_grid_file_onto_its_support(capsys):
+    """--tol: the refinement path is reported under lp.refinement, its accuracy (last move
+    of the allocation, family and t=0 spacings) is at most tol, and the answer certifies."""
+    assert main(["solve", str(GRID), "--tol", "1e-4", "--json", "--quiet", "--concept", "segregated"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    ref = d["lp"]["refinement"]
+    assert ref["converged"] and ref["accuracy"] <= 1e-4 and len(ref["steps"]) >= 2
+    assert d["certificate"]["segregated.refinement.accuracy"]["passed"]
+    assert ref["steps"][-1]["family_spacing"] <= 1e-4
+    assert set(d["segregated"]) == {"p0", "Q", "types", "exchanges", "weights", "welfare"}  # keys unchanged
+
+
+def test_tol_that_is_not_reached_is_a_failed_check():
+    """Identical CRRA: the rights fees are pinned by no type's first-order condition (every
+    type spends the same share on good 2), the grid equilibria wander and the refinement
+    does not settle -- reported as refinement.accuracy failed, never a pass."""
+    from segex.economies.incomplete_markets.refine import solve_to_tolerance
+
+    econ = IncompleteMarketsEconomy.create([0.5, 0.5], [2.0, 2.0], ENDOW, [0.5, 0.5], [[1.0, 1.0]])
+    res = solve_to_tolerance(econ, 1e-6, grid_specs={"c": {"n": 201}, "p": {"n": 5}, "theta": {"n": 5},
+                                                      "family": {"n": 9}})
+    assert not res.lp["refinement"]["converged"]
+    assert "refinement.accuracy" in res.certificate.failed()
+
+
+@pytest.mark.slow
+def test_complete_markets_refined_segregated_equilibrium_is_definition_4():
+    """Footnote 21 with --tol: complete markets, different CRRA -- the refined equilibrium
+    without transfers is Definition 4's, every active fee zero, to the refinement tolerance
+    (on the unrefined grids the Negishi point is 1e-2 off and fees reach 0.05)."""
+    from segex.economies.incomplete_markets.refine import solve_to_tolerance
+
+    econ = IncompleteMarketsEconomy.create([0.5, 0.5], [0.5, 3.0], ENDOW, [0.5, 0.5], [[1.0, 0.0], [0.0, 1.0]])
+    ce = solve_externality(econ)
+    tol = 1e-3
+    res = solve_to_tolerance(econ, tol, grid_specs={"c": {"n": 201}, "p": {"n": 5}, "theta": {"n": 5},
+                                                     "family": {"n": 9}})
+    assert res.certificate.passed, str(res.certificate)
+    d = res.to_dict()
+    # a grid of spacing tol around the support: holdings and consumption within 2 tol
+    assert np.abs(np.array([t["theta"] for t in d["types"]]) - ce.theta).max() < 2 * tol
+    assert np.abs(np.array([t["c0"] for t in d["types"]]) - ce.c0).max() < 2 * tol
+    assert max(abs(f) for e in d["exchanges"] if e["active"] for f in e["fee"]) < tol
 
 
 @pytest.mark.parametrize("concept, var, factor", [("segregated", "theta", 1.5), ("segregated", "c0", 1.01),

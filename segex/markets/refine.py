@@ -51,11 +51,14 @@ def refine(solve_at, regrid, grids, tol: float, change, record=None, max_steps: 
     falls below ``tol`` or ``max_steps`` LPs ran. ``regrid(result, grids) -> (grids,
     extended)``: after an extension past an edge the grid is coarse where it is new, so
     that step gives no verdict. ``record(result) -> dict``: what each step reports besides
-    its number and change. Returns (last result, steps: [{step, **record, change}], the
+    its number and change. ``solve_at`` returns None when a step cannot be solved (after
+    the first): the loop stops with the last result and an infinite change. Returns (last result, steps: [{step, **record, change}], the
     last change)."""
     steps, prev, res, last, extended = [], None, None, np.inf, False
     for step in range(max_steps):
         res = solve_at(grids)
+        if res is None:  # this step could not be solved: the last one stands, unconverged
+            return prev, steps, np.inf
         if prev is not None:
             last = np.inf if extended else float(change(prev, res))
         steps.append({"step": step, **(record(res) if record else {}), "change": last})

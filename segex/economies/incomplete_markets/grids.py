@@ -42,6 +42,8 @@ class MarketGrids:
     family_p: np.ndarray = None
     family_theta: np.ndarray = None
     family_edge: np.ndarray = None  # (k,) members on the boundary of the deviation grid
+    family_radius: float = 0.0  # half-width of the family's deviations (holdings)
+    family_n: int = 0  # the family's points per free dimension (0: no family)
 
     def __post_init__(self):
         if self.family_p is None:
@@ -102,7 +104,13 @@ class MarketGrids:
         center = np.asarray(insert.get("theta", np.zeros((econ.H, econ.J))), float)
         start = np.asarray(insert.get("p", p_aut), float)
         fp, ft, fe = clearing_family(econ, center, start, fam["radius"], fam["n"])
-        return cls(c0=c0, p=pg, theta=tg, family_p=fp, family_theta=ft, family_edge=fe)
+        return cls(c0=c0, p=pg, theta=tg, family_p=fp, family_theta=ft, family_edge=fe,
+                   family_radius=fam["radius"], family_n=fam["n"])
+
+    @property
+    def family_spacing(self) -> float:
+        """Distance between neighbouring family members in each free holding (inf: none)."""
+        return 2 * self.family_radius / (self.family_n - 1) if self.family_n >= 2 else np.inf
 
 
 def family_spec(spec, econ: IncompleteMarketsEconomy) -> dict:

@@ -12,8 +12,8 @@ among the grid's bundles at the read-back prices (the certificate's
 ``consumer_optimality``), and such equilibria are not unique -- an exchange's security
 price and fees are pinned only to an interval by the portfolios a type may deviate to, p0
 by the spacing of the t = 0 consumption grid around each type's consumption (a kink of the
-lottery's value), and the Negishi search lands on one point of that set. ``--tol`` (refining the exchanges onto
-the support until the continuum equilibrium is reached) is not offered for this economy yet.
+lottery's value), and the Negishi search lands on one point of that set. ``--tol``
+refines the grids onto the support until the allocation stops moving (:mod:`.refine`).
 """
 
 from __future__ import annotations
@@ -223,32 +223,29 @@ def solve_segregated(econ: IncompleteMarketsEconomy, grids: MarketGrids | None =
     """Definition 5 on the grids (module docstring). ``weights=None``: the equilibrium
     without transfers (Negishi); otherwise the Pareto program at those weights with the
     transfers that decentralise it. ``grid_specs``: the TOML ``[grid]`` specs, used when
-    ``grids`` is None (then Definition 4's equilibrium is inserted when it solves, and the
-    clearing family is centred on it)."""
-    start = _exact_start(econ)
-    if grids is None:
-        insert = None if start is None else {"c0": start.c0, "p": start.spot, "theta": start.theta}
-        grids = MarketGrids.build(econ, **(grid_specs or {}), insert=insert)
-    weights0 = None
-    if weights is None and start is not None:
-        from .exact import supporting_weights
-
-        weights0 = supporting_weights(start)
-    return _solve_on(econ, grids, weights, backend, weights0)
+    ``grids`` is None (:func:`initial_grids`)."""
+    built, weights0 = initial_grids(econ, grid_specs)
+    return solve_on(econ, built if grids is None else grids, weights, backend,
+                    weights0 if weights is None else None)
 
 
-def _exact_start(econ):
-    """Definition 4's equilibrium, or None when it does not solve (the LP does not need it)."""
-    from .exact import solve_externality
+def initial_grids(econ: IncompleteMarketsEconomy, grid_specs: dict | None = None):
+    """The grids of the ``[grid]`` specs with Definition 4's equilibrium inserted and the
+    clearing family centred on it, and its supporting weights (the Negishi search's start);
+    when Definition 4 does not solve, the grids alone and None (the LP does not need it)."""
+    from .exact import solve_externality, supporting_weights
 
     try:
-        return solve_externality(econ)
+        start = solve_externality(econ)
     except SolveError:
-        return None
+        return MarketGrids.build(econ, **(grid_specs or {})), None
+    insert = {"c0": start.c0, "p": start.spot, "theta": start.theta}
+    return MarketGrids.build(econ, **(grid_specs or {}), insert=insert), supporting_weights(start)
 
 
-def _solve_on(econ, grids, weights, backend, weights0) -> SegregatedResult:
-    """The equilibrium (or the Pareto program at ``weights``) on fixed grids."""
+def solve_on(econ, grids, weights=None, backend: str = "highs", weights0=None) -> SegregatedResult:
+    """The equilibrium (``weights=None``; the Negishi search starts at ``weights0``) or the
+    Pareto program at ``weights`` on fixed grids."""
     tb = time.perf_counter()
     prog = build_program(econ, grids, weights)
     build_s = time.perf_counter() - tb
@@ -268,6 +265,7 @@ def _solve_on(econ, grids, weights, backend, weights0) -> SegregatedResult:
                                "lps": eq.lp_solves, "negishi_iterations": len(eq.trace)})
     res.certificate = certify(res, backend)
     return res
+
 
 
 def certify(res: SegregatedResult, backend: str = "highs") -> Certificate:
