@@ -95,6 +95,8 @@ def solve_to_tolerance(econ: IncompleteMarketsEconomy, tol: float, grid_specs=No
                              progress=report)
     if len(steps) == 1:  # one step gives no move to measure: its spacings are all we know
         acc = steps[0]["change"] = float(grid_spacing(res))
+    for key in ("build_s", "solve_s", "lps"):  # the whole path's, not the last step's
+        res.lp[key] = sum(st[key] for st in steps)
     res.lp["refinement"] = {"tol": tol, "accuracy": acc, "converged": bool(acc <= tol), "steps": steps}
     why = f"; step {len(steps)} failed ({failed[0]}), the last solved step is reported" if failed else ""
     res.certificate.add("refinement.accuracy", acc, tol,
@@ -175,7 +177,7 @@ def record(res) -> dict:
     """One row of the refinement path."""
     return {"rows": res.lp["rows"], "cols": res.lp["cols"], "family_spacing": float(res.grids.family_spacing),
             "p0": res.prices()["p0"], "theta": [d["theta"].tolist() for d in res.type_stats()],
-            "lps": res.lp["lps"], "solve_s": res.lp["solve_s"], "certified": bool(res.certificate.passed)}
+            "lps": res.lp["lps"], "build_s": res.lp["build_s"], "solve_s": res.lp["solve_s"], "certified": bool(res.certificate.passed)}
 
 
 def _line(row: dict) -> str:
