@@ -43,6 +43,13 @@ class Check:
     def passed(self) -> bool:
         return bool(np.isfinite(self.residual) and self.residual <= self.tol)
 
+    @property
+    def ratio(self) -> float:
+        """residual / tol; an exact check (tol 0) passed with residual 0 counts 0."""
+        if self.residual == 0:
+            return 0.0
+        return self.residual / self.tol if self.tol > 0 else np.inf
+
 
 @dataclass
 class Certificate:
@@ -74,7 +81,7 @@ class Certificate:
 
     def __str__(self):
         if self.passed:
-            worst = max((c.residual / c.tol for c in self.checks.values()), default=0.0)
+            worst = max((c.ratio for c in self.checks.values()), default=0.0)
             return f"passed ({len(self.checks)} checks; worst residual/tol = {worst:.2g})"
         return "FAILED: " + ", ".join(f"{k} (residual {self.checks[k].residual:.3g} > {self.checks[k].tol:.1g})"
                                       for k in self.failed())

@@ -109,8 +109,8 @@ def _readme_liquidity() -> dict:
     e = segex.LiquidityEconomy.create(theta=[0.5, 1.5], prob=[0.5, 0.5], family="liquidity", gamma=2.0, R_hat=1.5)
     sp3 = segex.solve_concept(e, "SP3", tol=1e-9)
     seg = segex.solve_concept(e, "segregated", tol=1e-9)
-    # Only values: at HEAD ``print(sp3.certificate)`` raises ZeroDivisionError (Certificate.__str__
-    # divides by the support_interior check's tol = 0), so the printed certificate is not pinned as text.
+    # Values only: the printed certificate is not pinned as text (it crashed with tol = 0 checks
+    # when these were pinned; tests/test_engine.py now covers printing).
     return {
         "SP3": {"R_over_R_hat": sp3.R / e.R_hat, "liquidity": sp3.liquidity, "certificate": sp3.certificate.to_dict(),
                 "to_dict": sp3.to_dict()},

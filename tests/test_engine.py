@@ -420,3 +420,24 @@ def test_presolve_and_solver_choice_same_objective(econ, grids):
             sol = solve_highs(prog.lp, presolve=presolve, solver=solver)
             # 1e-9 relative: every run ends at an optimal basis (IPM with crossover)
             assert sol.objective == pytest.approx(ref, rel=1e-9), (presolve, solver)
+
+
+def test_certificate_prints_an_exact_check_that_passed():
+    """A check with tol 0 and residual 0 (an exact equality) prints; it used to divide by
+    zero (issue 14: print(sp3.certificate) in the README crashed)."""
+    from segex.certificate import Certificate
+
+    cert = Certificate()
+    cert.add("exact", 0.0, 0.0)
+    cert.add("close", 1e-10, 1e-9)
+    assert str(cert) == "passed (2 checks; worst residual/tol = 0.1)"
+    cert.add("broken", 1e-3, 0.0)
+    assert str(cert).startswith("FAILED: broken")
+
+
+def test_python_m_segex_runs_the_cli():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "segex", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "solve" in out.stdout
