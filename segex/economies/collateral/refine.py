@@ -249,6 +249,9 @@ def _try_continuum(res, cur, path, progress):
 
 def _finish(res, tol, path, accuracy):
     res.accuracy = accuracy
+    # an accuracy not reached is a failed check (exit 1), never a pass
+    res.certificate.add("refinement.accuracy", accuracy, tol, "largest change of a determinate output over the "
+                        "last step (continuum: Newton's last step) (--tol)")
     res.converged = bool(res.accuracy < tol and res.certificate.passed)
     res.refinement_tol = tol
     res.refinement_path = path.rows()
