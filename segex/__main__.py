@@ -1,7 +1,8 @@
 """``python -m segex``: the command line (:mod:`segex.cli`)."""
 
-import sys
+if __name__ == "__main__":
+    import sys
 
-from .cli import main
+    from .cli import main
 
-sys.exit(main())
+    sys.exit(main())
