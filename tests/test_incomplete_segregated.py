@@ -133,6 +133,18 @@ def test_tol_that_is_not_reached_is_a_failed_check():
     assert "refinement.accuracy" in res.certificate.failed()
 
 
+def test_tol_with_the_family_turned_off_refines_the_t0_grids_only():
+    """grid.family.n = 0 stays off under --tol: no family appears, and the run ends in a
+    result (the product grid alone) rather than a crash."""
+    from segex.economies.incomplete_markets.refine import solve_to_tolerance
+
+    spec = load_spec(GRID)
+    res = solve_to_tolerance(spec.economy, 1e-3, grid_specs={**spec.grid, "family": {"n": 0}})
+    assert res.grids.family_p.shape[0] == 0
+    assert len(res.lp["refinement"]["steps"]) >= 2
+    assert np.isfinite(res.lp["refinement"]["accuracy"])
+
+
 @pytest.mark.slow
 def test_complete_markets_refined_segregated_equilibrium_is_definition_4():
     """Footnote 21 with --tol: complete markets, different CRRA -- the refined equilibrium

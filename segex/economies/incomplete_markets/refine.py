@@ -62,15 +62,15 @@ def solve_to_tolerance(econ: IncompleteMarketsEconomy, tol: float, grid_specs=No
     accuracy (module docstring) is at most ``tol``. The first step solves the ``[grid]``
     file's grids. Returns the last step's :class:`.segregated.SegregatedResult` with
     ``lp["refinement"]`` = {tol, accuracy, converged, steps: [{step, rows, cols,
-    family_spacing, p0, theta, lps, solve_s, change}]} and a ``refinement.accuracy`` check
-    in its certificate."""
+    family_spacing, p0, theta, lps, build_s, solve_s, certified, change}]} (``lp``'s
+    build_s, solve_s and lps are the whole path's) and a ``refinement.accuracy`` check in
+    its certificate. A file that turns the family off (``grid.family.n = 0``) keeps it off."""
     from .segregated import initial_grids, solve_on
 
     grids, start = initial_grids(econ, grid_specs)
     last = [None]  # the last step's result
     w0 = [None if weights is not None else start]
-    n = refine_n(econ)
-
+    n = refine_n(econ) if grids.family_n else 0
     failed = []
 
     def solve_at(g):
@@ -114,8 +114,10 @@ def regrid_support(res, g: MarketGrids, n: int, moved: float = 0.0) -> tuple[Mar
     center = np.array([d["theta"] for d in res.type_stats()])
     mass = res.masses().sum(axis=0)
     fam = np.nonzero(mass[g.n_product:] > USED)[0]
-    on_edge = bool(fam.size == 0 or g.family_edge[fam].any())
-    if on_edge:
+    on_edge = bool(n and (fam.size == 0 or g.family_edge[fam].any()))
+    if not n:  # no family: only the t = 0 grids are refined
+        radius = g.family_radius
+    elif on_edge:
         radius = 2 * g.family_radius
     else:
         spread = float(np.abs(g.family_theta[fam][:, :-1] - center[None, :-1]).max())

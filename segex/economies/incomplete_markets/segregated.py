@@ -224,9 +224,21 @@ def solve_segregated(econ: IncompleteMarketsEconomy, grids: MarketGrids | None =
     without transfers (Negishi); otherwise the Pareto program at those weights with the
     transfers that decentralise it. ``grid_specs``: the TOML ``[grid]`` specs, used when
     ``grids`` is None (:func:`initial_grids`)."""
-    built, weights0 = initial_grids(econ, grid_specs)
-    return solve_on(econ, built if grids is None else grids, weights, backend,
-                    weights0 if weights is None else None)
+    if grids is None:
+        grids, weights0 = initial_grids(econ, grid_specs)
+    else:
+        weights0 = _supporting_start(econ)
+    return solve_on(econ, grids, weights, backend, weights0 if weights is None else None)
+
+
+def _supporting_start(econ):
+    """Definition 4's supporting weights, or None when it does not solve."""
+    from .exact import solve_externality, supporting_weights
+
+    try:
+        return supporting_weights(solve_externality(econ))
+    except SolveError:
+        return None
 
 
 def initial_grids(econ: IncompleteMarketsEconomy, grid_specs: dict | None = None):
@@ -265,7 +277,6 @@ def solve_on(econ, grids, weights=None, backend: str = "highs", weights0=None) -
                                "lps": eq.lp_solves, "negishi_iterations": len(eq.trace)})
     res.certificate = certify(res, backend)
     return res
-
 
 
 def certify(res: SegregatedResult, backend: str = "highs") -> Certificate:
