@@ -50,7 +50,7 @@ def main(path=GRID):
             print(f"  exchange {e['id']}: p = {np.round(e['p'], 6)}, P_Delta = {np.round(e['fee'], 6)}, "
                   f"Q = {np.round(e['Q'], 6)}, mass {e['mass']:.3f}")
     for h, t in enumerate(d["types"]):
-        print(f"  type {h + 1}: theta = {np.round(t['theta'], 6)}, U = {t['utility']:.6f} "
+        print(f"  type {h}: theta = {np.round(t['theta'], 6)}, U = {t['utility']:.6f} "
               f"(Definition 4: {ce.utility[h]:.6f}), rights-market transfer {t['transfer']:+.6f}")
 
 

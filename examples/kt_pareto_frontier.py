@@ -57,11 +57,11 @@ def main():
     u_ex = [t["utility"] for t in eq["externality"].to_dict()["types"]]
 
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    ax.plot(U.sel(type=1), U.sel(type=2), "o-", ms=4, label="Program 2 at Pareto weights (1, w)")
+    ax.plot(U.sel(type=0), U.sel(type=1), "o-", ms=4, label="Program 2 at Pareto weights (1, w)")
     ax.plot(*u_eq, "*", ms=14, label="equilibrium with segregated exchanges")
     ax.plot(*u_ex, "s", ms=8, label="equilibrium with the externality (Def. 1)")
-    ax.set_xlabel("U of type 1")
-    ax.set_ylabel("U of type 2")
+    ax.set_xlabel("U of type 0 (types[0], KT's type 1)")
+    ax.set_ylabel("U of type 1 (types[1], KT's type 2)")
     ax.set_title("KT Environment 1: the Pareto frontier")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -48,7 +48,7 @@ def main():
     print(f"{'':6}{'':5}{'ex ours':>10}{'ex paper':>10}{'op ours':>10}{'op paper':>10}")
     for key in ("k", "c10", "c20", "c11", "c21", "U"):
         for h in range(2):
-            print(f"{key:6}h={h + 1:<3}" + "".join(
+            print(f"{key:6}h={h:<3}" + "".join(
                 f"{float(ours[c][key][h]):10.4f}{PAPER[c][key][h]:10.4f}" for c in ("ex", "op")))
     for key in ("p0", "z", "p"):
         print(f"{key:11}" + "".join(f"{float(ours[c][key]):10.4f}{PAPER[c][key]:10.4f}" for c in ("ex", "op")))

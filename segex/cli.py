@@ -140,6 +140,7 @@ def main(argv=None) -> int:
             args = _parser().parse_args(argv)
         except SystemExit as exc:  # --help, --version
             return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # the command, saved with results
         if args.command == "solve":
             return _solve(args)
         if args.command == "sweep":
@@ -169,7 +170,7 @@ def _status(args, message):
 
 def _solve(args) -> int:
     from .io.config import load_spec
-    from .run import datasets, main_lp, solve_spec
+    from .run import main_lp, save, solve_spec
 
     spec = load_spec(args.file)
     if args.out:
@@ -183,11 +184,16 @@ def _solve(args) -> int:
     else:
         print(_text_report(spec.name, results, report))
     if args.out:
-        from .io.store import write_netcdf
-
-        write_netcdf(args.out, datasets(results, spec))
+        save(args.out, results, spec, command=_command(args))
         _status(args, f"wrote {args.out}")
     return 0 if report["certificate"]["passed"] else 1
+
+
+def _command(args) -> str:
+    """The command line as typed (``segex solve grids/kt_env1.toml --out r.nc``)."""
+    import shlex
+
+    return shlex.join(["segex", *getattr(args, "argv", [])])
 
 
 def _check_out(out: str) -> None:
@@ -229,7 +235,8 @@ def _sweep(args) -> int:
         raise _UsageError("--workers: give a number of worker processes (0: in this process, without Dask)")
     sweep = load_sweep(args.file, args.param, concepts=args.concept, tol=args.tol, backend=args.backend,
                        method=args.method)
-    summary = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+    summary = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
+                        command=_command(args))
     if args.json:
         print(json.dumps(_jsonable(summary), allow_nan=False))
     else:
@@ -296,7 +303,7 @@ def _text_report(name, results, report) -> str:
         lines += ["", f"== {concept} =="]
         types = d.get("types")
         if isinstance(types, list) and types and all(isinstance(t, dict) for t in types):
-            lines += _table([{"type": h + 1, **t} for h, t in enumerate(types)], ("type",) + TYPE_COLUMNS)
+            lines += _table([{"type": h, **t} for h, t in enumerate(types)], ("type",) + TYPE_COLUMNS)
         prices = [f"{k} = {_fmt(v)}" for k, v in d.items()
                   if k not in ("types", "exchanges", "active_exchanges", "refinement", "continuum")
                   and not _is_records(v)]

@@ -269,7 +269,7 @@ class NegishiSearch:
         while np.sign(fb) == np.sign(fa) and abs(fb) > self.budget_tol:
             width *= 2
             if width > 64:
-                raise RuntimeError(f"Negishi search: no weight balances type {m + 1}'s budget")
+                raise RuntimeError(f"Negishi search: no weight balances type {m}'s budget")
             a, fa, sa = b, fb, sb
             b = a - width if fa > 0 else a + width
             fb, sb = g(b)

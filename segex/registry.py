@@ -27,7 +27,9 @@ costs nothing and an economy's solvers load only when it is solved. The signatur
 
 A :class:`Result` (every concept of every economy) has ``certificate``, ``lp`` (a dict of
 the main LP's sizes and times, or None), ``to_dict()`` (the JSON object under the concept's
-name) and ``to_dataset()`` (an :class:`xarray.Dataset`).
+name) and ``to_dataset()`` (an :class:`xarray.Dataset` whose coordinates carry ``long_name``
+and ``units``, :mod:`segex.io.labels`). Inheriting :class:`segex.result.ResultMixin` adds
+``headline()`` and a one-line ``str``/``repr`` (status, LP, headline numbers).
 
 Which rows of an economy's LP stay exact in the infeasibility diagnosis, and what a user
 should change when a row family conflicts, are declared where the rows are built

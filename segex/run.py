@@ -1,11 +1,12 @@
 """Solve a validated run specification: every solution concept the file asks for, as
-certified result objects. Shared by ``segex solve`` and ``segex sweep`` (and usable from
-Python: ``solve_spec(load_spec("grids/kt_env1.toml"))``). It knows no economy: each
-concept's solver comes from the economy's registry entry (:mod:`segex.registry`)."""
+certified result objects. Shared by ``segex solve``, ``segex sweep`` and the Python API
+(:func:`segex.solve`). It knows no economy: each concept's solver comes from the
+economy's registry entry (:mod:`segex.registry`)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from .errors import SegexError
 from .io.config import override
@@ -54,3 +55,21 @@ def datasets(results: dict, spec) -> dict:
         ds.attrs["segex_spec"] = json.dumps(spec.raw, default=str)
         out[name] = ds
     return out
+
+
+def save(path, results: dict, spec, command: str) -> Path:
+    """Write ``results`` as ``segex solve --out`` does: one group per concept
+    (:func:`datasets`) and the root's provenance (:func:`provenance`); returns the path."""
+    from .io.store import write_netcdf
+
+    return write_netcdf(path, datasets(results, spec), attrs=provenance(spec, results, command))
+
+
+def provenance(spec, results: dict, command: str) -> dict:
+    """What a result file's root says about the run: the economy, the grid file (absolute
+    path), the command that solved it and one status line per concept."""
+    from .result import status_line
+
+    return {"segex_kind": "result", "title": f"segex result: {spec.name}", "economy": spec.kind,
+            "grid_file": str(Path(spec.path).resolve()) if spec.path else "none (parsed from a dict)",
+            "command": command, "summary": "\n".join(status_line(r, c) for c, r in results.items())}

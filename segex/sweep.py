@@ -23,7 +23,12 @@ labelled dataset at the end, resumable.
   moves with endowments; refined liquidity grids) become positional dimensions with
   their values in ``<dim>_value``; dimensions without coordinates whose size varies (the
   support of the state lotteries, ``x1_point``) are padded with NaN. Group ``sweep`` holds per point: ``passed``
-  (certificate), ``seconds`` and ``error`` (a failed solve is recorded, not fatal).
+  (certificate), ``seconds`` and ``error`` (a failed solve is recorded, not fatal). Boolean
+  variables stay booleans unless some points lack them (a failed point, a padded dimension):
+  then they are float, 1/0, NaN where missing.
+  The root says what the file is (``segex_kind = "sweep"``, a part ``"sweep point"``), the
+  grid file, the parameters and the command (:mod:`segex.io.store`); ``segex check`` checks
+  single results (a part), not a combined sweep.
 """
 
 from __future__ import annotations
@@ -235,9 +240,10 @@ def parts_dir(out) -> Path:
 
 
 def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | None = None,
-              progress: bool = True) -> dict:
+              progress: bool = True, command: str = "") -> dict:
     """Solve every point not already finished, writing each as it completes, then combine
-    into ``out``. Returns ``{"points", "computed", "reused", "failed", "seconds", "out"}``."""
+    into ``out`` (``command``: what ran it, saved in the files' root). Returns ``{"points",
+    "computed", "reused", "failed", "seconds", "out"}``."""
     from .io.store import write_netcdf
 
     parts = parts_dir(out)
@@ -254,7 +260,8 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
     t0 = time.perf_counter()
     if todo and workers == 0:  # serially in this process, without Dask (debugging, tests)
         for flat, values in todo:
-            write_netcdf(parts / _part_name(flat), _part(solve_point(sweep, values), flat, values))
+            write_netcdf(parts / _part_name(flat), _part(solve_point(sweep, values), flat, values),
+                         attrs=_root(sweep, command, "sweep point", values))
     elif todo:
         from dask.distributed import Client, LocalCluster, as_completed
         from tqdm.auto import tqdm
@@ -271,13 +278,14 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
             with tqdm(total=len(todo), disable=not progress, desc="sweep", unit="point") as bar:
                 for fut in as_completed(futures):
                     flat, values = futures[fut]
-                    write_netcdf(parts / _part_name(flat), _part(fut.result(), flat, values))
+                    write_netcdf(parts / _part_name(flat), _part(fut.result(), flat, values),
+                                 attrs=_root(sweep, command, "sweep point", values))
                     bar.update()
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
-    summary = combine(sweep, parts, out)
+    summary = combine(sweep, parts, out, command)
     summary.update(computed=len(todo), reused=done, seconds=time.perf_counter() - t0, out=str(out))
     return summary
 
@@ -292,8 +300,18 @@ def _part_name(flat: int) -> str:
     return f"point-{flat:06d}.nc"
 
 
+def _root(sweep: Sweep, command: str, kind: str, values: dict | None = None) -> dict:
+    """The root attributes of a sweep's file (``kind`` "sweep") or of one point's ("sweep point")."""
+    out = {"segex_kind": kind, "title": f"segex {kind}: {Path(sweep.file).name}",
+           "grid_file": str(Path(sweep.file).resolve()), "command": command,
+           "params": ", ".join(f"{p.path} ({len(p.values)} values)" for p in sweep.params)}
+    if values is not None:
+        out["values"] = ", ".join(f"{k} = {v:g}" for k, v in values.items())
+    return out
+
+
 def _part(res: dict, flat: int, values: dict) -> dict:
-    info = xr.Dataset({"passed": ((), np.int8(res["passed"])), "seconds": ((), float(res["seconds"])),
+    info = xr.Dataset({"passed": ((), bool(res["passed"])), "seconds": ((), float(res["seconds"])),
                        "error": ((), str(res["error"]))},
                       attrs={"point": int(flat), "values": json.dumps(values)})
     return {"sweep": info, **res["datasets"]}
@@ -313,7 +331,7 @@ def _check_manifest(parts: Path, manifest: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------- combining
-def combine(sweep: Sweep, parts: Path, out) -> dict:
+def combine(sweep: Sweep, parts: Path, out, command: str = "") -> dict:
     """Read every part and write ``out``: one dataset per concept (module docstring)."""
     from .io.store import read_netcdf, write_netcdf
 
@@ -328,15 +346,16 @@ def combine(sweep: Sweep, parts: Path, out) -> dict:
     if str(out).endswith(".zarr"):
         _write_zarr(out, combined)
     else:
-        write_netcdf(out, combined)
+        write_netcdf(out, combined, attrs=_root(sweep, command, "sweep"))
     info = combined.get("sweep")
     failed = int((info["error"] != "").sum()) if info is not None else 0
-    uncertified = int(((info["passed"] == 0) & (info["error"] == "")).sum()) if info is not None else 0
+    uncertified = int(((info["passed"] != 1) & (info["error"] == "")).sum()) if info is not None else 0
     return {"points": len(loaded), "failed": failed, "uncertified": uncertified}
 
 
 def _combine_group(sweep: Sweep, items: list) -> xr.Dataset:
     dims = [p.dim for p in sweep.params]
+    flags = {n for _, _, ds in items for n, v in ds.data_vars.items() if v.dtype == bool}
     varying = _varying_dims([ds for _, _, ds in items])
     size = {d: max(ds.sizes.get(d, 0) for _, _, ds in items) for d in varying}
     pieces = []
@@ -352,9 +371,11 @@ def _combine_group(sweep: Sweep, items: list) -> xr.Dataset:
     full = {p.dim: np.array(p.values) for p in sweep.params}
     ds = ds.reindex(full)  # missing (failed) points as NaN
     for p in sweep.params:
-        ds[p.dim].attrs.update(long_name=p.path, segex_param=p.path)
+        ds[p.dim].attrs.update(long_name=p.path, units="as in the grid file", segex_param=p.path)
     for name in list(ds.data_vars):
-        if ds[name].dtype.kind == "O":
+        if name in flags:  # booleans, or 1/0 with NaN at failed points
+            ds[name] = ds[name].astype(bool if ds[name].notnull().all() else float)
+        elif ds[name].dtype.kind == "O":
             ds[name] = ds[name].fillna("").astype(str)
     return ds
 
@@ -377,7 +398,7 @@ def _positional(ds: xr.Dataset, varying: set, size: dict) -> xr.Dataset:
         if d not in ds.coords:  # no values to keep: pad with NaN to the largest size
             ds = ds.pad({d: (0, size[d] - ds.sizes[d])})
             continue
-        vals = ds[d].values
+        vals, old = ds[d].values, ds[d].attrs
         ds = ds.drop_vars(d)
         pad = size[d] - ds.sizes[d]
         if pad:
@@ -385,7 +406,9 @@ def _positional(ds: xr.Dataset, varying: set, size: dict) -> xr.Dataset:
             vals = np.concatenate([vals.astype(float) if vals.dtype.kind in "if" else vals.astype(object),
                                    np.full(pad, np.nan if vals.dtype.kind in "if" else "", dtype=object
                                            if vals.dtype.kind not in "if" else float)])
-        ds = ds.assign_coords({f"{d}_value": (d, vals)})
+        attrs = {"long_name": f"{old.get('long_name', d)} at each point (they differ between points)",
+                 "units": old.get("units", "1")}
+        ds = ds.assign_coords({f"{d}_value": (d, vals, attrs)})
     return ds
 
 

@@ -292,7 +292,7 @@ def test_to_dict_and_dataset(solved):
     assert d["p0"] == pytest.approx(r.p0)
     ds = r.to_dataset()
     assert dict(ds.sizes) == {"type": 3, "state": 2, "good": 2}
-    assert list(ds["type"].values) == [1, 2, 3] and list(ds["good"].values) == [1, 2]
+    assert list(ds["type"].values) == [0, 1, 2] and list(ds["good"].values) == [1, 2]  # types from 0, as in TOML
     assert ds["c1"].dims == ("type", "state", "good")
     assert float(ds["K"]) == pytest.approx(r.K)
     assert "good 1 at t=0" in ds["p0"].attrs["units"]

@@ -123,7 +123,7 @@ def test_failed_points_are_recorded_not_fatal(tmp_path, monkeypatch):
 
 def test_pareto_weights_sweep_on_the_collateral_economy(tmp_path):
     """solve.weights[1] on a "negishi" file: the planner at each weight (a Pareto frontier);
-    a higher weight on type 2 never lowers type 2's utility (to the LP's tolerance)."""
+    a higher weight on type 1 (types[1], the second) never lowers its utility (to the LP's tolerance)."""
     toml = ENV1.read_text().split("[grid]")[0] + SMALL_GRID
     f = tmp_path / "env1.toml"
     f.write_text(toml)
@@ -135,7 +135,7 @@ def test_pareto_weights_sweep_on_the_collateral_economy(tmp_path):
     seg = read_netcdf(out)["segregated"]
     u = seg["utility"]
     assert u.dims == ("solve_weights_1", "type")
-    assert np.all(np.diff(u.sel(type=2).values) > -1e-9) and np.all(np.diff(u.sel(type=1).values) < 1e-9)
+    assert np.all(np.diff(u.sel(type=1).values) > -1e-9) and np.all(np.diff(u.sel(type=0).values) < 1e-9)
     # the state lotteries' supports differ in size between points: padded with NaN, and
     # every point's probabilities still sum to one per type and state
     prob = seg["x1_prob"]

@@ -74,6 +74,13 @@ class RunSpec:
     def name(self) -> str:
         return self.economy.name
 
+    def __repr__(self) -> str:
+        where = f" from {self.path}" if self.path else ""
+        opts = self.solve
+        tol = f", tol {opts.tol:g}" if opts.tol is not None else ""
+        return (f"<RunSpec {self.kind} {self.name!r}{where}: concepts {', '.join(opts.concepts)}; "
+                f"backend {opts.backend}{tol}>")
+
     @property
     def definition(self) -> registry.Economy:
         return registry.get(self.kind)

@@ -4,18 +4,29 @@
 ``/externality`` and ``/segregated`` of one file, atomically: everything goes to a
 temporary file beside the target, which replaces the target only once every group is
 written; on any failure the temporary file is removed, so no half-written output is
-left behind. :func:`read_netcdf` reads such a file back into the same dict.
+left behind. The file gets the permissions the user's umask gives (``0o666 & ~umask``),
+as any file the user creates. :func:`read_netcdf` reads the groups back into the same
+dict, :func:`open_result` (``segex.open``) the whole file as one tree.
 
-netCDF has no boolean type and only numbers and strings as attributes, so before
-writing:
+The root group holds no data, only what a reader of ``xr.open_dataset(FILE)`` needs
+(:func:`root_attrs`): ``title``, ``groups`` (the groups' names), ``description`` (how to
+open them), ``segex_version``, ``created`` (ISO 8601, UTC) and the writer's own:
+``grid_file``, ``command`` (the ``segex`` command line or the ``segex.solve(...)`` call),
+``segex_kind`` (``result``, ``sweep`` or ``sweep point``) and ``summary`` (one status
+line per group).
 
-* boolean variables become int8 with the attribute ``segex_dtype = "bool"``;
+netCDF has no boolean type and only numbers and strings as attributes, so:
+
+* boolean variables are written as xarray writes them, int8 with the attribute
+  ``dtype = "bool"``, which every xarray reader (``xr.open_dataset`` too) turns back
+  into booleans;
 * boolean attributes become int8 and are listed in the attribute ``segex_bool_attrs``;
 * attributes that are dicts, lists of non-numbers, None, ... become JSON strings and
   are listed in ``segex_json_attrs``;
 
-and :func:`read_netcdf` undoes all three. String variables are written as
-variable-length strings.
+and :func:`read_netcdf` and :func:`open_result` undo the last two (and read the boolean
+variables older files wrote as int8 with ``segex_dtype = "bool"``). String variables are
+written as variable-length strings.
 
 The engine is h5netcdf when its h5py backend is installed, otherwise netCDF4; both
 write the same netCDF4/HDF5 format.
@@ -26,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +45,7 @@ import xarray as xr
 
 from ..errors import SegexError
 
-BOOL_VAR = "segex_dtype"
+BOOL_VAR = "segex_dtype"  # older files' boolean variables (read only)
 BOOL_ATTRS = "segex_bool_attrs"
 JSON_ATTRS = "segex_json_attrs"
 
@@ -74,8 +86,9 @@ def _group_names(path: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- write
-def write_netcdf(path, datasets: dict[str, xr.Dataset]) -> Path:
-    """Write each dataset as the netCDF4 group named by its key, atomically; returns the path."""
+def write_netcdf(path, datasets: dict[str, xr.Dataset], attrs: dict | None = None) -> Path:
+    """Write each dataset as the netCDF4 group named by its key, and the root's attributes
+    (:func:`root_attrs` with ``attrs``), atomically; returns the path."""
     target = Path(path)
     for name, ds in datasets.items():
         if not isinstance(name, str) or not name or "/" in name:
@@ -90,10 +103,10 @@ def write_netcdf(path, datasets: dict[str, xr.Dataset]) -> Path:
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)
     try:
-        if not datasets:
-            xr.Dataset().to_netcdf(tmp, engine=engine, mode="w")
-        for i, (name, ds) in enumerate(datasets.items()):
-            _encode(ds).to_netcdf(tmp, engine=engine, group=name, mode="w" if i == 0 else "a")
+        xr.Dataset(attrs=_encode_attrs(root_attrs(datasets, attrs))).to_netcdf(tmp, engine=engine, mode="w")
+        for name, ds in datasets.items():
+            _encode(ds).to_netcdf(tmp, engine=engine, group=name, mode="a")
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, target)
     except BaseException as exc:
         try:
@@ -106,18 +119,48 @@ def write_netcdf(path, datasets: dict[str, xr.Dataset]) -> Path:
     return target
 
 
+def root_attrs(groups, extra: dict | None = None) -> dict:
+    """The root group's attributes (module docstring): what is in the file and how to open it."""
+    names = list(groups)
+    first = names[0] if names else "NAME"
+    return {
+        "title": "segex result",
+        "groups": ", ".join(names),
+        "description": f"one group per solution concept, no data at the root: open every group with "
+                       f"segex.open(FILE), or one with xr.open_dataset(FILE, group='{first}')",
+        "segex_version": _version(),
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **(extra or {}),
+    }
+
+
+def _version() -> str:
+    from ..version import __version__
+
+    return __version__
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where Linux's /proc tells it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _encode(ds: xr.Dataset) -> xr.Dataset:
+    """Attributes netCDF can hold; boolean variables stay booleans (xarray writes them as
+    int8 with ``dtype = "bool"``)."""
     ds = ds.copy(deep=False)
     ds.attrs = _encode_attrs(ds.attrs)
     for name in list(ds.variables):
-        var = ds.variables[name]
-        attrs = _encode_attrs(var.attrs)
-        if var.dtype == bool:
-            attrs[BOOL_VAR] = "bool"
-            new = xr.Variable(var.dims, var.values.astype(np.int8), attrs, var.encoding)
-            ds = ds.assign_coords({name: new}) if name in ds.coords else ds.assign({name: new})
-        else:
-            ds.variables[name].attrs = attrs
+        ds.variables[name].attrs = _encode_attrs(ds.variables[name].attrs)
     return ds
 
 
@@ -170,23 +213,44 @@ def _jsonable(x):
 def read_netcdf(path) -> dict[str, xr.Dataset]:
     """Every group of a file written by :func:`write_netcdf`, loaded into memory."""
     path = str(path)
+    out = {}
+    for name in _readable_groups(path):
+        with xr.open_dataset(path, group=name, engine=_engine()) as ds:
+            out[name] = _decode(ds.load())
+    return out
+
+
+def _readable_groups(path: str) -> list[str]:
+    """The groups of ``path``; a :class:`StoreError` saying why when it is not a readable netCDF4 file."""
     if not os.path.exists(path):
         raise StoreError(f"{path}: no such file")
     if os.path.isdir(path):
         raise StoreError(f"{path}: is a directory; give a .nc file written by segex solve --out")
-    engine = _engine()
+    _engine()
     try:
-        names = _group_names(path)
+        return _group_names(path)
     except PermissionError:
         raise StoreError(f"{path}: cannot read it (permission denied); check the file's permissions") from None
     except OSError as exc:  # not HDF5 (a TOML file, text, netCDF3) or truncated
         raise StoreError(f"{path}: not a netCDF4 file segex can read ({exc}); give a file written by "
                          "segex solve --out") from None
-    out = {}
-    for name in names:
-        with xr.open_dataset(path, group=name, engine=engine) as ds:
-            out[name] = _decode(ds.load())
-    return out
+
+
+def read_root(path) -> dict:
+    """The root group's attributes (:func:`root_attrs`; empty for older files)."""
+    _readable_groups(str(path))
+    with xr.open_dataset(str(path), engine=_engine()) as ds:
+        return _decode_attrs(ds.attrs)
+
+
+def open_result(path):
+    """A result file as one tree (``segex.open``): an :class:`xarray.DataTree` whose root
+    holds the file's attributes and whose children are the groups, decoded as
+    :func:`read_netcdf` decodes them; with an xarray older than 2024.10 (no DataTree) a
+    dict ``{"/": root, group: dataset, ...}``."""
+    groups = read_netcdf(path)
+    tree = {"/": xr.Dataset(attrs=read_root(path)), **groups}
+    return xr.DataTree.from_dict(tree) if hasattr(xr, "DataTree") else tree
 
 
 def _decode(ds: xr.Dataset) -> xr.Dataset:
@@ -216,4 +280,4 @@ def _decode_attrs(attrs: dict) -> dict:
     return attrs
 
 
-__all__ = ["write_netcdf", "read_netcdf", "StoreError"]
+__all__ = ["StoreError", "open_result", "read_netcdf", "read_root", "root_attrs", "write_netcdf"]

@@ -28,9 +28,11 @@ import numpy as np
 import xarray as xr
 
 from ...certificate import Certificate
+from ...io.labels import label
+from ...result import ResultMixin
 from .continuum import SOLVER, SOLVER_OPTS, Planner, Point, equilibrium, newton_accuracy, start_from_lp, u_expr
 from .exchanges import grids_at
-from .segregated import solve_segregated
+from .segregated import COORDINATES, solve_segregated
 
 #: Tolerances and why. KKT and clearing: Newton solves to ~1e-14; 1e-10 leaves room
 #: for the conditioning of wide economies.
@@ -43,9 +45,12 @@ CONSUMER_TOL = 1e-6
 SUPPORT_TOL = 1e-7
 
 
-class ContinuumResult:
+class ContinuumResult(ResultMixin):
     """The competitive equilibrium with segregated exchanges without grids (KT 2.1.3,
     Program 2 at Negishi weights) on the support of a grid equilibrium."""
+
+    CONCEPT = "segregated"
+    HEADLINE = ("p0", "K", "welfare")
 
     def __init__(self, econ, planner: Planner, point: Point, path: list, start=None):
         self.econ, self.planner, self.point, self.path, self.start = econ, planner, point, path, start
@@ -149,7 +154,7 @@ class ContinuumResult:
         bx = self._by_exchange()
         ids = self.exchange_ids()
         fee_x = pt.P_delta * bx["Delta"]
-        return xr.Dataset(
+        return label(xr.Dataset(
             {
                 "k": ("type", pt.k, {"long_name": "collateral k^h", "units": "good 2"}),
                 "c0": (("type", "good"), pt.c0, {"long_name": "t=0 consumption"}),
@@ -181,14 +186,14 @@ class ContinuumResult:
                 "p0": ((), pt.p0, {"long_name": "price of good 2 at t=0", "units": "good 1 at t=0"}),
                 "welfare": ((), pt.value, {"long_name": "sum_h lambda^h alpha^h U^h"}),
             },
-            coords={"type": np.arange(1, econ.H + 1), "state": np.arange(1, econ.S + 1), "good": [1, 2],
+            coords={"type": np.arange(econ.H), "state": np.arange(1, econ.S + 1), "good": [1, 2],
                     "exchange": ids, "exchange_state": ("exchange", pl.state + 1), "exchange_z": ("exchange", pt.z)},
             attrs={"economy": econ.name, "concept": "segregated", "method": "continuum",
-                   "equilibrium": int(self.equilibrium),
+                   "equilibrium": bool(self.equilibrium),
                    "numeraire": "good 1 at t=0",
-                   "certificate_passed": int(self.certificate.passed) if self.certificate is not None else 0,
+                   "certificate_passed": bool(self.certificate is not None and self.certificate.passed),
                    "source": "Kilenthong & Townsend, Program 2 (Appendix A), continuous choices"},
-        )
+        ), **COORDINATES)
 
 
 # -------------------------------------------------------------------- certificate

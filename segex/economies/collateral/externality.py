@@ -60,14 +60,16 @@ import xarray as xr
 from scipy import optimize
 
 from ...errors import SolveError
+from ...io.labels import label
+from ...result import ResultMixin
 from .model import CollateralEconomy
 
 __all__ = ["ExternalityResult", "solve_externality"]
 
 
 # ---------------------------------------------------------------------------- result
-@dataclass
-class ExternalityResult:
+@dataclass(repr=False)
+class ExternalityResult(ResultMixin):
     """Competitive collateral equilibrium with the externality (KT Definition 1).
 
     Prices are in the numeraire, good 1 (at t = 0 for ``p0`` and ``q``; in state s for ``p``).
@@ -117,6 +119,8 @@ class ExternalityResult:
     binding: np.ndarray
     multiplier: np.ndarray
     lp = None  # an exact solve: no LP
+    CONCEPT = "externality"
+    HEADLINE = ("p0", "K")
 
     # ------------------------------------------------------------------ derived
     @property
@@ -206,7 +210,7 @@ class ExternalityResult:
     def to_dataset(self) -> xr.Dataset:
         """The equilibrium as an :class:`xarray.Dataset` (dims ``type``, ``state``, ``good``)."""
         e = self.economy
-        coords = {"type": np.arange(1, e.H + 1), "state": np.arange(1, e.S + 1), "good": [1, 2]}
+        coords = {"type": np.arange(e.H), "state": np.arange(1, e.S + 1), "good": [1, 2]}
         g1 = "good 1 at t=0"
 
         def var(data, dims, units, desc):
@@ -220,7 +224,7 @@ class ExternalityResult:
                 "theta": var(self.theta, ("type", "state", "good"), "units of good l in state s",
                              "securities theta_ls^h (theta_2s = 0 by convention, KT footnote 7)"),
                 "utility": var(self.utility, ("type",), "utils", "lifetime utility U^h"),
-                "binding": var(self.binding, ("type", "state"), "bool", "collateral constraint (1) binds"),
+                "binding": var(self.binding, ("type", "state"), "1", "collateral constraint (1) binds"),
                 "multiplier": var(self.multiplier, ("type", "state"), f"{g1} per good 1 in state s",
                                   "gamma_cc-s^h / u_10^h of KT eq. (9)"),
                 "p": var(self.p, ("state",), "good 1 in state s", "spot price of good 2, p(z_s) = z_s**gamma"),
@@ -239,7 +243,7 @@ class ExternalityResult:
             "gamma": e.gamma,
             "beta": e.beta,
         }
-        return ds
+        return label(ds)
 
 
 # ---------------------------------------------------------------------------- agent demand

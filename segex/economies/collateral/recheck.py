@@ -75,6 +75,7 @@ def consumers(cert, spec, ds) -> None:
     a = ds["a_grid"].values if "a_grid" in ds else spec.build_grids().a  # (files before a_grid was saved)
     grids = CollateralGrids(c0=(c10, c20), k=kg, z=zs, a=a)
     sup = {n: ds[f"x1_{n}"].values for n in ("type", "state", "k", "z", "a", "prob")}
+    labels = ds["type"].values  # the file's type labels (from 0; older files: from 1)
     gaps, transfer, marg, off = [], [], [], 0.0
     for h in range(econ.H):
         xc10, xc20 = ds["x_c10"].values[h], ds["x_c20"].values[h]
@@ -86,7 +87,7 @@ def consumers(cert, spec, ds) -> None:
         marg.append(max(abs(xc10.sum() - 1), abs(xc20.sum() - 1), abs(xk.sum() - 1)))
         tables = []
         for s in range(S):
-            on = (sup["type"] == h + 1) & (sup["state"] == s + 1)
+            on = (sup["type"] == labels[h]) & (sup["state"] == s + 1)
             ki, dk = _nearest(kg, sup["k"][on])
             zi, dz = _nearest(zs[s], sup["z"][on])
             off = max(off, dk, dz)

@@ -20,6 +20,8 @@ from ...markets.fees import DualFace
 from ...backends import solve
 from ...certificate import Certificate
 from ...errors import SolveError
+from ...io.labels import label
+from ...result import ResultMixin
 from .grids import CollateralGrids
 from .model import CollateralEconomy
 from . import colgen
@@ -78,9 +80,11 @@ class _Oracle(PlannerOracle):
         return (spend - wealth) / wealth
 
 
-@dataclass
-class SegregatedResult:
+@dataclass(repr=False)
+class SegregatedResult(ResultMixin):
     """Program 2 / equilibrium with segregated exchanges, read back for users."""
+
+    CONCEPT = "segregated"
 
     econ: CollateralEconomy
     grids: CollateralGrids
@@ -200,6 +204,12 @@ class SegregatedResult:
                 })
         return rows
 
+    def headline(self) -> dict:
+        """p0, K and welfare, without the fee intervals ``to_dict()`` computes."""
+        stats = self.type_stats()
+        K = sum(self.econ.share[h] * stats[h]["k"] for h in range(self.econ.H))
+        return {"p0": float(self.prices.p0), "K": float(K), "welfare": float(self.objective)}
+
     def to_dict(self) -> dict:
         econ = self.econ
         stats = self.type_stats()
@@ -292,10 +302,11 @@ class SegregatedResult:
             for s, st in enumerate(tc.x1):
                 xs = x[prog.block(f"x1[{h},{s}]").slice]
                 on = np.nonzero(xs > 0)[0]
-                parts.append((np.full(on.size, h + 1), np.full(on.size, s + 1), self.grids.k[st["k_idx"][on]],
+                parts.append((np.full(on.size, h), np.full(on.size, s + 1), self.grids.k[st["k_idx"][on]],
                               self.grids.z[s][st["z_idx"][on]], st["a"][on], xs[on]))
         cols = [np.concatenate(c) for c in zip(*parts)]
-        docs = ("type", "state", "collateral k", "exchange z_s", "security a_s = theta_1s (theta_2s = 0)",
+        docs = ("type h (numbered from 0)", "state", "collateral k", "exchange z_s",
+                "security a_s = theta_1s (theta_2s = 0)",
                 "probability of (k, z_s, a_s) in state s")
         return {n: (v, d) for n, v, d in zip(("type", "state", "k", "z", "a", "prob"), cols, docs)}
 
@@ -304,7 +315,7 @@ class SegregatedResult:
         stats = self.type_stats()
         ex = self.exchanges()
         H, S = econ.H, econ.S
-        typ = np.arange(1, H + 1)
+        typ = np.arange(H)
         eid = [e["id"] for e in ex]
         share = np.array([np.concatenate([stats[h]["share"][s] for s in range(S)]) for h in range(H)])
 
@@ -350,7 +361,8 @@ class SegregatedResult:
                 "Q": ("exchange", [e["Q"] for e in ex],
                       {"long_name": "price of a claim to good 1 in exchange (z,s)", "units": "good 1 at t=0"}),
                 "mass": ("exchange", [e["mass"] for e in ex], {"long_name": "population mass in the exchange"}),
-                "active": ("exchange", np.array([e["active"] for e in ex], dtype=np.int8)),
+                "active": ("exchange", np.array([e["active"] for e in ex], dtype=bool),
+                           {"long_name": "population mass above ACTIVE_MASS trades there"}),
                 "x_k": (("type", "k_grid"), np.array([d["x_k"] for d in stats]), {"long_name": "lottery over k"}),
                 "x_c10": (("type", "c10_grid"), c10_x, {"long_name": "lottery over t=0 consumption of good 1"}),
                 "x_c20": (("type", "c20_grid"), c20_x, {"long_name": "lottery over t=0 consumption of good 2"}),
@@ -375,13 +387,21 @@ class SegregatedResult:
             attrs={
                 "economy": econ.name,
                 "concept": "segregated",
-                "equilibrium": int(self.equilibrium),
+                "equilibrium": bool(self.equilibrium),
                 "numeraire": "good 1 at t=0",
-                "certificate_passed": int(self.certificate.passed),
+                "certificate_passed": bool(self.certificate.passed),
                 "source": "Kilenthong & Townsend, Program 2 (Appendix A)",
             },
         )
-        return ds
+        return label(ds, **COORDINATES)
+
+
+#: The collateral economy's own coordinates (:func:`segex.io.labels.label`).
+COORDINATES = {
+    "exchange_z": ("market fundamental z_s of the exchange (KT eq. 10)", "1"),
+    "k_grid": ("collateral k on the grid", "good 2 at t=0"),
+    "a_grid": ("security value a = theta_1s + p_s theta_2s on the grid", "good 1 in state s"),
+}
 
 
 def _on_union(points: list, masses: list):

@@ -86,6 +86,8 @@ import xarray as xr
 
 from ...certificate import Certificate
 from ...errors import SolveError, SpecError
+from ...io.labels import label
+from ...result import ResultMixin
 from .model import IncompleteMarketsEconomy
 
 __all__ = ["IncompleteMarketsEquilibrium", "solve_externality", "supporting_weights"]
@@ -109,8 +111,8 @@ DEMAND_TOL = 1e-12
 
 
 # ---------------------------------------------------------------------------- result
-@dataclass
-class IncompleteMarketsEquilibrium:
+@dataclass(repr=False)
+class IncompleteMarketsEquilibrium(ResultMixin):
     """Competitive equilibrium with exogenous incomplete markets (KT Definition 4).
 
     Prices are in units of good 1: at t = 0 for ``p0`` and ``Q``, in state s for ``spot``.
@@ -153,6 +155,7 @@ class IncompleteMarketsEquilibrium:
     certificate: Certificate = field(default_factory=Certificate)
     solve_info: dict = field(default_factory=dict)
     lp: dict | None = None  # no LP: the registry's Result protocol
+    CONCEPT = "externality"
 
     # ------------------------------------------------------------------ checks
     def residuals(self) -> dict:
@@ -236,7 +239,7 @@ class IncompleteMarketsEquilibrium:
         """The equilibrium as an :class:`xarray.Dataset` (dims ``type``, ``state``, ``good``,
         ``security``)."""
         e = self.economy
-        coords = {"type": np.arange(1, e.H + 1), "state": np.arange(1, e.S + 1), "good": [1, 2],
+        coords = {"type": np.arange(e.H), "state": np.arange(1, e.S + 1), "good": [1, 2],
                   "security": np.arange(1, e.J + 1)}
         g10 = "good 1 at t=0"
 
@@ -272,9 +275,9 @@ class IncompleteMarketsEquilibrium:
             "gamma": e.gamma,
             "share": e.share,
             "prob": e.prob,
-            "certificate_passed": int(self.certificate.passed),
+            "certificate_passed": bool(self.certificate.passed),
         }
-        return ds
+        return label(ds)
 
 
 def supporting_weights(eq: IncompleteMarketsEquilibrium) -> np.ndarray:
@@ -739,7 +742,7 @@ def _near_zero(eq: IncompleteMarketsEquilibrium) -> str:
         t, l = np.unravel_index(np.argmin(rel), rel.shape)
         if rel[t, l] < best[0]:
             where = "at t = 0" if t == 0 else f"in state {t}"
-            best = (rel[t, l], f"type {h + 1} (gamma {e.gamma[h]:.3g}) consumes {allc[t, l]:.3g} of good {l + 1} "
+            best = (rel[t, l], f"type {h} (gamma {e.gamma[h]:.3g}) consumes {allc[t, l]:.3g} of good {l + 1} "
                                f"{where}, {rel[t, l]:.1e} of its mean consumption")
     return (f"closest to zero: {best[1]}; an optimum this near zero consumption is not resolvable in double "
             "precision (a low gamma allows near-corner demands)" if best[0] < 1e-6 else
@@ -800,7 +803,7 @@ def _certificate(eq: IncompleteMarketsEquilibrium) -> Certificate:
     cert.add("consumer_problem", float(max(0.0, gain.max())), CONSUMER_TOL,
              "each type's (28)-(30) re-solved at equilibrium prices by Nelder-Mead + BFGS from the endowment; "
              f"relative gains of the re-solve over U^h in [{gain.min():+.1e}, {gain.max():+.1e}] "
-             f"(type {worst + 1}: U = {eq.utility[worst]:.12g}, re-solve {alt[worst]:.12g})")
+             f"(type {worst}: U = {eq.utility[worst]:.12g}, re-solve {alt[worst]:.12g})")
     return cert
 
 

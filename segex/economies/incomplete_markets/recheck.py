@@ -60,7 +60,7 @@ def segregated(econ, ds) -> Certificate:
     p0 = float(ds["p0"])
     Q = ds["Q"].transpose("exchange", "security").values
     PD = ds["P_Delta"].transpose("exchange", "state").values
-    typ = ds["x1_type"].values.astype(int) - 1
+    typ = np.searchsorted(ds["type"].values, ds["x1_type"].values)  # positions, whatever the labels' base
     ex = ds["x1_exchange"].values.astype(int)
     th = np.stack([ds[f"x1_theta{j + 1}"].values for j in range(econ.J)], axis=1)
     prob = ds["x1_prob"].values

@@ -25,6 +25,8 @@ import numpy as np
 
 from ...certificate import Certificate
 from ...errors import SolveError
+from ...io.labels import label
+from ...result import ResultMixin
 from ...markets.certify import CLEARING_TOL, certify_planner
 from ...markets.equilibrium import Equilibrium, solve_planner
 from .grids import MarketGrids
@@ -38,9 +40,11 @@ ACTIVE_MASS = 1e-7
 EDGE_MASS = 1e-7
 
 
-@dataclass
-class SegregatedResult:
+@dataclass(repr=False)
+class SegregatedResult(ResultMixin):
     """Definition 5 solved: the allocation, prices, fees, exchanges and certificate."""
+
+    CONCEPT = "segregated"
 
     econ: IncompleteMarketsEconomy
     program: Program
@@ -159,13 +163,13 @@ class SegregatedResult:
         econ, g = self.econ, self.grids
         pr, mass = self.prices(), self.masses()
         st = self.type_stats()
-        dims = {"type": np.arange(1, econ.H + 1), "state": np.arange(1, econ.S + 1), "good": [1, 2],
+        dims = {"type": np.arange(econ.H), "state": np.arange(1, econ.S + 1), "good": [1, 2],
                 "security": np.arange(1, econ.J + 1), "exchange": [f"e{i}" for i in range(g.exchanges.shape[0])]}
         prog, x = self.program, self.x
         x_c10 = np.array([x[prog.blocks[h, "c10"].slice] for h in range(econ.H)])
         x_c20 = np.array([x[prog.blocks[h, "c20"].slice] for h in range(econ.H)])
         sup = self.support()
-        return xr.Dataset(
+        return label(xr.Dataset(
             {
                 "c0": (("type", "good"), np.array([d["c0"] for d in st]), {"long_name": "expected t=0 consumption"}),
                 "c1": (("type", "state", "good"), np.array([d["c1"] for d in st]),
@@ -195,11 +199,11 @@ class SegregatedResult:
                 **{f"x1_{k}": ("x1_point", v, {"long_name": doc}) for k, (v, doc) in sup.items()},
             },
             coords={**dims, "c10_grid": g.c0[0], "c20_grid": g.c0[1], "end": ["min", "max"]},
-            attrs={"economy": "incomplete_markets", "concept": "segregated", "equilibrium": int(self.eq.equilibrium),
-                   "certificate_passed": int(bool(self.certificate is not None and self.certificate.passed)),
+            attrs={"economy": "incomplete_markets", "concept": "segregated", "equilibrium": bool(self.eq.equilibrium),
+                   "certificate_passed": bool(self.certificate is not None and self.certificate.passed),
                    **{f"p_grid_{s + 1}": g.p[s] for s in range(econ.S)},
                    **{f"theta_grid_{j + 1}": g.theta[j] for j in range(econ.J)}},
-        )
+        ))
 
     def support(self) -> dict:
         """Every (type, exchange, portfolio) the t = 1 lotteries hold, with its probability."""
@@ -208,9 +212,9 @@ class SegregatedResult:
         for h, tb in enumerate(prog.bundles):
             xs = x[prog.blocks[h, "x1"].slice]
             on = np.nonzero(xs > 0)[0]
-            parts.append([np.full(on.size, h + 1), tb.exchange[on], tb.theta[on], xs[on]])
+            parts.append([np.full(on.size, h), tb.exchange[on], tb.theta[on], xs[on]])
         typ, ex, th, pr = (np.concatenate(c) for c in zip(*parts))
-        out = {"type": (typ, "type"), "exchange": (ex, "exchange index (row of exchange_p)"),
+        out = {"type": (typ, "type h (numbered from 0)"), "exchange": (ex, "exchange index (row of exchange_p)"),
                "prob": (pr, "probability of (exchange, portfolio)")}
         for j in range(self.econ.J):
             out[f"theta{j + 1}"] = (th[:, j], f"holding of security {j + 1}")

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...result import ResultMixin
 from .model import LiquidityEconomy
 
 
@@ -54,7 +55,7 @@ def economy(pi: float, gamma: float, R_hat: float, rho: float = 1.0, e: float = 
 
 
 
-class KTResult:
+class KTResult(ResultMixin):
     """A liquidity-economy result reported in KT's symbols: the spot price p = 1/R
     (good 2 in units of good 1 at t = 1) beside R; everything else is the wrapped
     result's (``P_Delta`` and ``Delta`` per exchange are already KT's)."""
@@ -63,6 +64,16 @@ class KTResult:
         self.result = result
         self.certificate = getattr(result, "certificate", None)
         self.lp = getattr(result, "lp", None)
+
+    @property
+    def concept_name(self) -> str:
+        return self.result.concept_name
+
+    def headline(self) -> dict:
+        """The spot price p = 1/R (where R applies) and the wrapped result's headline."""
+        inner = self.result.headline()
+        R = inner.get("R")
+        return {**({"p": 1.0 / R} if R else {}), **inner}
 
     def to_dict(self) -> dict:
         d = self.result.to_dict()

@@ -52,7 +52,9 @@ from ...gridspec import axis
 from ...markets.incentives import add_truth_telling, truth_telling_multipliers
 from ...markets.refine import extension_bounds, refine, zoom
 from .model import LiquidityEconomy
-from .reduced import Allocation, ce3, demands
+from ...io.labels import label
+from ...result import ResultMixin
+from .reduced import COORDINATES, Allocation, ce3, demands, type_coords
 
 EXCHANGES = ("segregated", "common")
 
@@ -134,8 +136,8 @@ def bundles(econ: LiquidityEconomy, grids: LotteryGrids):
     return k, R, I, c1, c2, V, x1
 
 
-@dataclass
-class LotteryResult:
+@dataclass(repr=False)
+class LotteryResult(ResultMixin):
     """What SP2 and SP3 share: lotteries x (N, nb) per reported type, welfare, the LP's
     sizes and times, its certificate, and CE3 (welfare and short asset) for comparison."""
 
@@ -165,7 +167,7 @@ class LotteryResult:
         e = self.econ
         return {"economy": e.name, "family": e.family, "gamma": e.gamma, "R_hat": e.R_hat, "e": e.e, "rho": e.rho,
                 "concept": concept, "source": source,
-                "certificate_passed": int(bool(self.certificate is not None and self.certificate.passed))}
+                "certificate_passed": bool(self.certificate is not None and self.certificate.passed)}
 
     def _common_vars(self) -> dict:
         return {"c1": ("type", self.c1, {"long_name": "expected consumption at t=1 after re-trade"}),
@@ -176,8 +178,10 @@ class LotteryResult:
                 "welfare_gain": ((), self.welfare - self.ce3.welfare, {"long_name": "welfare - CE3 welfare"})}
 
 
-@dataclass
+@dataclass(repr=False)
 class SP3Result(LotteryResult):
+    HEADLINE = ("R", "regulation", "liquidity", "welfare", "welfare_gain")
+
     grids: LotteryGrids = None
     exchanges: str = "common"
     exchange_mass: np.ndarray = None  # (n_R, N) mass of each type in each exchange (sums to F)
@@ -231,29 +235,33 @@ class SP3Result(LotteryResult):
         import xarray as xr
 
         N, nR, nI = self.econ.theta.size, self.grids.R.size, self.grids.I.size
-        return xr.Dataset(
+        return label(xr.Dataset(
             {
                 "lottery": (("type", "R", "I", "split"), self.x.reshape(N, nR, nI, 2),
                             {"long_name": "probability of the bundle for the reported type (split: c1 = 0 or c1 = I)"}),
                 "mass": (("R", "type"), self.exchange_mass, {"long_name": "population mass of the type in the exchange"}),
                 "P_Delta": ("R", self.P_Delta, {"long_name": "price of the right to one unit of excess demand for good 1",
                                                 "units": "resources at t=0"}),
-                "pinned": ("R", self.pinned.astype(np.int8),
-                           {"long_name": "1: both split ends used, P_Delta = 1 - R/R_hat; 0: one point of an interval"}),
+                "pinned": ("R", self.pinned.astype(bool),
+                           {"long_name": "both split ends used: P_Delta = 1 - R/R_hat exactly (else one point of an "
+                                         "interval)"}),
                 "Delta": (("R", "type"), self.Delta, {"long_name": "rights to trade held: excess demand for good 1"}),
                 "R_mean": ((), self.R, {"long_name": "the private market's rate (NaN: segregated exchanges)"}),
                 "R_by_type": ("type", self.R_by_type, {"long_name": "mass-weighted rate of the type's exchanges"}),
                 **self._common_vars(),
             },
-            coords={"type": self.econ.theta, "report": self.econ.theta, "R": self.grids.R, "I": self.grids.I,
-                    "split": ["c1=0", "c1=I"], "prob": ("type", self.econ.prob), "p": ("R", 1 / self.grids.R)},
+            coords={**type_coords(self.econ), "report": np.arange(N), "R": self.grids.R, "I": self.grids.I,
+                    "split": ["c1=0", "c1=I"], "p": ("R", 1 / self.grids.R)},
             attrs={**self._attrs(self.concept, "Farhi-Golosov-Tsyvinski (2007) eqs. 28-30 as a lottery LP"),
                    "exchanges": self.exchanges},
-        )
+        ), **COORDINATES)
 
 
-@dataclass
+@dataclass(repr=False)
 class SP2Result(LotteryResult):
+    CONCEPT = "SP2"
+    HEADLINE = ("liquidity", "welfare", "welfare_gain")
+
     c_grid: np.ndarray = None
     bundles: tuple = None  # (c1, c2) of the LP's columns
     kept: np.ndarray = None  # positions of the columns in the c_grid x c_grid product
@@ -267,12 +275,13 @@ class SP2Result(LotteryResult):
         n = self.c_grid.size
         full = np.zeros((self.econ.theta.size, n * n))
         full[:, self.kept] = self.x
-        return xr.Dataset({"lottery": (("type", "c1_grid", "c2_grid"), full.reshape(-1, n, n),
-                                       {"long_name": "probability of the bundle for the reported type"}),
-                           **self._common_vars()},
-                          coords={"type": self.econ.theta, "report": self.econ.theta, "c1_grid": self.c_grid,
-                                  "c2_grid": self.c_grid, "prob": ("type", self.econ.prob)},
-                          attrs=self._attrs("SP2", "Farhi-Golosov-Tsyvinski (2007) eq. 7 as a lottery LP"))
+        return label(xr.Dataset({"lottery": (("type", "c1_grid", "c2_grid"), full.reshape(-1, n, n),
+                                             {"long_name": "probability of the bundle for the reported type"}),
+                                 **self._common_vars()},
+                                coords={**type_coords(self.econ), "report": np.arange(self.econ.theta.size),
+                                        "c1_grid": self.c_grid, "c2_grid": self.c_grid},
+                                attrs=self._attrs("SP2", "Farhi-Golosov-Tsyvinski (2007) eq. 7 as a lottery LP")),
+                     **COORDINATES)
 
 
 # ---------------------------------------------------------------------------------- SP3

@@ -29,6 +29,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from ...certificate import Certificate
+from ...io.labels import label
+from ...result import ResultMixin
 from .model import LiquidityEconomy
 
 
@@ -48,8 +50,8 @@ def demands(econ: LiquidityEconomy, I, R) -> tuple[np.ndarray, np.ndarray]:
     return x1, ratio * x1
 
 
-@dataclass
-class Allocation:
+@dataclass(repr=False)
+class Allocation(ResultMixin):
     """An allocation of the FGT economy, with what a regulator or a user reads off it."""
 
     name: str
@@ -65,6 +67,7 @@ class Allocation:
     certificate: Certificate | None = None
     economy: LiquidityEconomy | None = field(default=None, repr=False)  # type labels; set by :func:`certified`
     lp = None  # closed forms solve no LP
+    HEADLINE = ("R", "liquidity", "welfare", "welfare_gain")
 
     @property
     def wedge(self) -> float:
@@ -81,16 +84,35 @@ class Allocation:
 
         econ = self.economy
 
-        return xr.Dataset(
+        return label(xr.Dataset(
             {"c1": ("type", self.c1, {"long_name": "consumption at t=1"}),
              "c2": ("type", self.c2, {"long_name": "consumption at t=2"}),
              "R": ((), self.R, {"long_name": "private-market rate (NaN: no private market)"}),
              "I": ((), self.I, {"long_name": "present value of each type's allocation at R"}),
              "liquidity": ((), self.liquidity, {"long_name": "short asset, sum F c1 (eq. 19)"}),
              "welfare": ((), self.welfare), "welfare_gain": ((), self.welfare - self.ce3_welfare)},
-            coords={"type": econ.theta, "prob": ("type", econ.prob)} if econ is not None else None,
+            coords=type_coords(econ) if econ is not None else None,
             attrs={"concept": self.name, "R_hat": self.R_hat, "e": self.e,
-                   "certificate_passed": int(bool(self.certificate is not None and self.certificate.passed))})
+                   "certificate_passed": bool(self.certificate is not None and self.certificate.passed)}),
+            **COORDINATES)
+
+
+#: The liquidity economies' own coordinates (:func:`segex.io.labels.label`).
+COORDINATES = {
+    "theta": ("preference shock theta of the type", "1"),
+    "R": ("gross rate of return of the exchange's private market", "1"),
+    "p": ("spot price p = 1/R (KT section 3)", "1"),
+    "I": ("present value of the allocation at R", "endowment e at t=0"),
+    "split": ("end of the split: c1 = 0 or c1 = I", "1"),
+    "c1_grid": ("consumption at t=1 on the grid", "endowment e at t=0"),
+    "c2_grid": ("consumption at t=2 on the grid", "endowment e at t=0"),
+}
+
+
+def type_coords(econ: LiquidityEconomy) -> dict:
+    """Types numbered from 0 (``type``), their shocks ``theta`` and probabilities ``prob``."""
+    n = econ.theta.size
+    return {"type": np.arange(n), "theta": ("type", econ.theta), "prob": ("type", econ.prob)}
 
 
 def at_rate(econ: LiquidityEconomy, R: float, name: str = "") -> Allocation:
