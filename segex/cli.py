@@ -1,4 +1,4 @@
-"""Command line: ``segex solve FILE [--json] [--out FILE.nc] [--backend B] [--concept C ...] [--quiet]``.
+"""Command line: ``segex [--debug] solve FILE [--json] [--out FILE.nc] [--backend B] [--concept C ...] [--quiet]``.
 
 Loads a TOML grid file (:mod:`segex.io.config`), computes each requested solution concept
 and reports it. Thin by design: all modelling lives in the economy modules.
@@ -18,9 +18,20 @@ with non-finite floats written as null. Without ``--json`` a plain-text report i
 ``--out FILE.nc`` writes every concept's ``to_dataset()`` as a netCDF4 group named by the
 concept (:func:`segex.io.store.write_netcdf`).
 
-Exit codes: 0 ok; 1 a certificate failed (results are still printed and written);
-2 bad input or a failed solve (any :class:`segex.errors.SegexError`, or a usage error),
-reported as one line ``segex: error: <message>`` on stderr.
+Exit codes (one contract, enforced in :func:`main`):
+
+* 0 solved and certified;
+* 1 solved, but a named certificate check failed -- including ``refinement.accuracy`` when
+  ``--tol`` was not reached (results are still printed and written);
+* 2 bad input or a failed solve (any :class:`segex.errors.SegexError`, or a usage error such
+  as ``--out`` not ending in ``.nc``), reported as one line ``segex: error: <message>`` on
+  stderr, before any solve where the input allows, and no output file;
+* 2 as well for anything unexpected (a bug): one line ``segex: internal error: <type>:
+  <message> (run with --debug for the traceback)``; never 0 or 1;
+* 130 interrupted.
+
+``--debug`` (before or after the command, accepted by every command) prints the Python
+traceback of any error above its one line.
 """
 
 from __future__ import annotations
@@ -30,12 +41,19 @@ import json
 import math
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from . import __version__
 from .errors import SegexError
 
 from .io.config import BACKENDS  # noqa: E402
+
+
+DEBUG_HELP = "on any error, print the Python traceback above the one-line message"
+
+#: What ``--out`` may end in, per command (the writer follows the name).
+OUT_SUFFIXES = {"solve": (".nc",), "sweep": (".nc", ".zarr")}
 
 
 def _concepts_help() -> str:
@@ -58,12 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="segex", description="Constrained-efficient allocations and competitive equilibria "
                                           "with segregated exchanges, as sparse lottery LPs.")
     p.add_argument("--version", action="version", version=f"segex {__version__}")
+    p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     s = sub.add_parser("solve", help="solve the economy of a TOML grid file",
                        description="Solve the economy of a TOML grid file (see grids/*.toml).")
     s.add_argument("file", metavar="FILE", help="TOML grid file")
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a text report")
-    s.add_argument("--out", metavar="FILE.nc", help="write every concept's dataset to this netCDF4 file")
+    s.add_argument("--out", metavar="FILE.nc", help="write every concept's dataset to this netCDF4 file (a .nc name)")
     s.add_argument("--backend", choices=BACKENDS, help="LP backend (overrides solve.backend)")
     s.add_argument("--method", metavar="METHOD",
                    help="how the economy's LP is solved, where it offers a choice (overrides solve.method; the "
@@ -100,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--json", action="store_true", help="print a JSON summary")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
     _solve_options(w)
+    for command in (s, c, w):  # --debug after the command too; SUPPRESS keeps one given before it
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return p
 
 
@@ -135,32 +156,54 @@ def _tolerance(text: str) -> float:
 
 # ---------------------------------------------------------------------------------- entry point
 def main(argv=None) -> int:
+    """Run one command; the exit code of the contract in the module docstring. Every
+    exception ends here: expected ones (bad input, failed solve) as ``segex: error:``,
+    anything else as ``segex: internal error:``, each one line (``--debug``: traceback first)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv  # until the arguments are parsed (an error while parsing them)
     try:
         try:
             args = _parser().parse_args(argv)
         except SystemExit as exc:  # --help, --version
             return int(exc.code or 0) if not isinstance(exc.code, str) else 2
-        args.argv = list(sys.argv[1:] if argv is None else argv)  # the command, saved with results
-        if args.command == "solve":
-            return _solve(args)
-        if args.command == "sweep":
-            return _sweep(args)
-        if args.command == "check":
-            return _check(args)
-        raise _UsageError("choose a command: solve, check or sweep (see 'segex --help')")
-    except _UsageError as exc:
-        _error(str(exc))
-        return 2
-    except SegexError as exc:
+        args.argv = argv  # the command, saved with results
+        debug = bool(getattr(args, "debug", False))
+        return _run(args)
+    except (_UsageError, SegexError) as exc:
+        _traceback(debug)
         _error(str(exc))
         return 2
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+    except Exception as exc:  # a bug: one line, exit 2 (never 0 or 1: no answer is claimed)
+        _traceback(debug)
+        hint = "" if debug else " (run with --debug for the traceback)"
+        print(f"segex: internal error: {type(exc).__name__}: {_one_line(exc)}{hint}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    if args.command == "solve":
+        return _solve(args)
+    if args.command == "sweep":
+        return _sweep(args)
+    if args.command == "check":
+        return _check(args)
+    raise _UsageError("choose a command: solve, check or sweep (see 'segex --help')")
+
+
+def _traceback(debug: bool) -> None:
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+
+
+def _one_line(message) -> str:
+    return " ".join(str(message).split())
 
 
 def _error(message: str):
-    print(f"segex: error: {' '.join(str(message).split())}", file=sys.stderr)
+    print(f"segex: error: {_one_line(message)}", file=sys.stderr)
 
 
 def _status(args, message):
@@ -172,9 +215,9 @@ def _solve(args) -> int:
     from .io.config import load_spec
     from .run import main_lp, save, solve_spec
 
-    spec = load_spec(args.file)
     if args.out:
-        _check_out(args.out)  # before the solve, not after it
+        _check_out(args.out, OUT_SUFFIXES["solve"])  # before the solve, not after it
+    spec = load_spec(args.file)
     results = solve_spec(spec, concepts=args.concept, backend=args.backend, method=args.method, tol=args.tol,
                          time_limit=args.time_limit,
                          progress=not args.quiet, status=lambda m: _status(args, m))
@@ -196,9 +239,21 @@ def _command(args) -> str:
     return shlex.join(["segex", *getattr(args, "argv", [])])
 
 
-def _check_out(out: str) -> None:
-    """``--out`` names a file in an existing, writable directory (the file is written
-    atomically at the end; see :func:`segex.io.store.write_netcdf`)."""
+def _check_suffix(out: str, suffixes) -> None:
+    """``--out`` ends in one of ``suffixes`` (the writer follows the name: a .csv name would
+    get netCDF4 inside)."""
+    target = Path(out)
+    if target.suffix.lower() in suffixes:
+        return
+    formats = "netCDF4" if suffixes == (".nc",) else "netCDF4 (.nc) or zarr (.zarr)"
+    names = " or ".join(suffixes)
+    raise _UsageError(f"--out: {out}: segex writes {formats}; use a {names} name such as "
+                      f"{target.with_suffix(suffixes[0]) if target.name else 'result' + suffixes[0]}")
+
+
+def _check_out(out: str, suffixes=(".nc",)) -> None:
+    """``--out`` names a ``suffixes`` file in an existing, writable directory (the file is
+    written atomically at the end; see :func:`segex.io.store.write_netcdf`)."""
     target = Path(out)
     directory = target.parent
     if target.is_dir():
@@ -207,6 +262,7 @@ def _check_out(out: str) -> None:
         raise _UsageError(f"--out: directory {directory} does not exist; create it or choose another path")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise _UsageError(f"--out: cannot write in {directory} (permission denied); choose another path")
+    _check_suffix(out, suffixes)
 
 
 def _check(args) -> int:
@@ -233,6 +289,7 @@ def _sweep(args) -> int:
 
     if args.workers is not None and args.workers < 0:
         raise _UsageError("--workers: give a number of worker processes (0: in this process, without Dask)")
+    _check_suffix(args.out, OUT_SUFFIXES["sweep"])  # before any point is solved
     sweep = load_sweep(args.file, args.param, concepts=args.concept, tol=args.tol, backend=args.backend,
                        method=args.method)
     summary = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
@@ -247,6 +304,9 @@ def _sweep(args) -> int:
 
 
 def _report(name, results, lp) -> dict:
+    dicts = {concept: res.to_dict() for concept, res in results.items()}
+    for concept, res in results.items():
+        _refinement_guard(dicts[concept], res)
     cert = {"passed": True}
     for concept, res in results.items():
         c = _cert_dict(getattr(res, "certificate", None))
@@ -258,10 +318,24 @@ def _report(name, results, lp) -> dict:
             if isinstance(val, dict) and "passed" in val:
                 ok = ok and bool(val["passed"])
         cert["passed"] = cert["passed"] and ok
-    out = {"economy": name, "lp": lp, "certificate": cert}
-    for concept, res in results.items():
-        out[concept] = res.to_dict()
-    return out
+    return {"economy": name, "lp": lp, "certificate": cert, **dicts}
+
+
+def _refinement_guard(d: dict, res) -> None:
+    """An answer refined to a --tol it did not reach is never exit 0: if its refinement
+    report says ``converged: false`` while its certificate passed, add the failed check
+    ``refinement.converged`` (each economy's own accuracy check should already have
+    failed; this keeps the exit contract if one does not)."""
+    ref = d.get("refinement") if isinstance(d, dict) else None
+    lp = getattr(res, "lp", None)
+    if not isinstance(ref, dict) and isinstance(lp, dict):
+        ref = lp.get("refinement")
+    cert = getattr(res, "certificate", None)
+    if not isinstance(ref, dict) or ref.get("converged", True) or not hasattr(cert, "add") or not cert.passed:
+        return
+    tol, accuracy = ref.get("tol") or 0.0, ref.get("accuracy")
+    cert.add("refinement.converged", accuracy if isinstance(accuracy, (int, float)) and accuracy > tol else math.inf,
+             tol, "the refinement did not reach the asked tolerance (--tol)")
 
 
 def _cert_dict(cert) -> dict | None:
@@ -274,18 +348,19 @@ def _cert_dict(cert) -> dict | None:
     return dict(cert)
 
 
-def _jsonable(x):
-    """Plain JSON types; non-finite floats become None."""
+def _jsonable(x, keep_inf: bool = False):
+    """Plain JSON types; non-finite floats become None (``keep_inf``: only NaN, for the
+    text report, where an unbounded end reads ``inf``)."""
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): _jsonable(v, keep_inf) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [_jsonable(v, keep_inf) for v in x]
     if hasattr(x, "tolist") and not isinstance(x, (str, bytes)):  # numpy arrays and scalars
-        return _jsonable(x.tolist())
+        return _jsonable(x.tolist(), keep_inf)
     if isinstance(x, bool) or x is None or isinstance(x, (int, str)):
         return x
     if isinstance(x, float):
-        return x if math.isfinite(x) else None
+        return x if math.isfinite(x) or (keep_inf and not math.isnan(x)) else None
     return str(x)
 
 
@@ -299,14 +374,15 @@ REFINE_COLUMNS = ("phase", "step", "rows", "cols", "objective", "p0", "K", "z", 
 def _text_report(name, results, report) -> str:
     lines = [f"economy: {name}"]
     for concept, res in results.items():
-        d = _jsonable(report[concept])
+        d = _jsonable(report[concept], keep_inf=True)
         lines += ["", f"== {concept} =="]
         types = d.get("types")
         if isinstance(types, list) and types and all(isinstance(t, dict) for t in types):
             lines += _table([{"type": h, **t} for h, t in enumerate(types)], ("type",) + TYPE_COLUMNS)
+        notes = {k: v for k, v in d.items() if k.endswith("_note") and isinstance(v, str)}
         prices = [f"{k} = {_fmt(v)}" for k, v in d.items()
                   if k not in ("types", "exchanges", "active_exchanges", "refinement", "continuum")
-                  and not _is_records(v)]
+                  and k not in notes and not _is_records(v)]
         if prices:
             lines.append("prices: " + "  ".join(prices))
         exchanges = d.get("exchanges")
@@ -315,6 +391,7 @@ def _text_report(name, results, report) -> str:
             lines.append(f"active exchanges: {len(active)} of {len(exchanges)}")
             if active:
                 lines += _table([_with_type_shares(e, types) for e in active], EXCHANGE_COLUMNS, skip=("active",))
+        lines += [f"{k.removesuffix('_note').replace('_', ' ')}: {v}" for k, v in notes.items()]
         if getattr(res, "lp", None):
             lines.append(_lp_line(res.lp))
             cont = res.lp.get("continuum")
@@ -413,7 +490,7 @@ def _lp_line(lp: dict) -> str:
 
 
 def _cert_line(cert) -> str:
-    cert = _jsonable(_cert_dict(cert))
+    cert = _jsonable(_cert_dict(cert), keep_inf=True)
     checks = {k: v for k, v in cert.items() if k != "passed" and isinstance(v, dict)}
     failed = [k for k, v in checks.items() if not v.get("passed", True)]
     residuals = [v["residual"] for v in checks.values() if isinstance(v.get("residual"), (int, float))]

@@ -75,7 +75,10 @@ class FakeResult:
 
 @pytest.fixture
 def fake_segregated(monkeypatch):
-    """Install a fake segregated module; returns the list of calls it received."""
+    """Install a fake segregated module; returns the list of calls it received. The grid
+    file's parser imports the real module's METHODS: load it first (a test run alone, or
+    first on its xdist worker, otherwise fails on the import, whatever it tests)."""
+    importlib.import_module("segex.economies.collateral.spec")
     calls = []
     state = {"passed": True}
     mod = types.ModuleType(SEG)

@@ -140,11 +140,11 @@ INFEASIBLE = to_toml({**LIQUIDITY, "grid": {"c": {"points": [1.0, 2.0]}}, "solve
 SMALL_KT = COLLATERAL  # small grids: validating a sweep's points is quick
 
 
-def _sweep(*params):
+def _sweep(*params, out="OUT.nc"):
     def setup(d: Path):
         p = d / "env.toml"
         p.write_text(SMALL_KT)
-        argv = ["sweep", str(p), "--out", str(d / "OUT.nc"), "--workers", "0", "--quiet", "--json"]
+        argv = ["sweep", str(p), "--out", str(d / out), "--workers", "0", "--quiet", "--json"]
         for param in params:
             argv += ["--param", param]
         return argv
@@ -203,6 +203,12 @@ CLI_CASES = [
     Case("--out is a directory", "`--out` naming a directory",
          lambda d: ["solve", str(_write(d / "env.toml", to_toml(LIQUIDITY))), "--json", "--out",
                     str(_mkdir(d / "OUT.nc"))], ("--out", "is a directory"), starts="--out: "),
+    Case("--out not .nc", "`--out result.csv` (segex writes netCDF4)",
+         lambda d: ["solve", str(_write(d / "env.toml", to_toml(LIQUIDITY))), "--json", "--out",
+                    str(d / "result.csv")], ("--out", "result.csv", "netCDF4", "use a .nc name"), starts="--out: "),
+    Case("sweep: --out not .nc or .zarr", "`segex sweep --out sweep.csv`",
+         _sweep("beta=0.5,1", out="sweep.csv"),
+         ("--out", "sweep.csv", "use a .nc or .zarr name"), starts="--out: "),
     Case("sweep: path out of range", "`segex sweep --param \"types[5].endowment[0]=1,2\"` (2 types)",
          _sweep("types[5].endowment[0]=1,2"), ("--param", "types[5]", "out of range"), starts="--param: "),
     Case("sweep: misspelt key", "`segex sweep --param \"types[1].endowmnet[0]=1,2\"`",

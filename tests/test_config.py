@@ -168,6 +168,16 @@ BAD = [
     ("unsorted points", edit("k = { min = 0.0, max = 2.5, n = 11 }", "k = { points = [0.0, 1.0, 0.5] }"),
      "grid.k.points", "increasing"),
     ("c max below endowment", edit("c = { n = 41 }", "c = { max = 2.0, n = 41 }"), "grid.c", "endowment"),
+    # issue 14: a linear grid from zero put u(0) = -inf into the LP (a traceback, exit 1)
+    ("c linear from zero", edit("c = { n = 41 }", 'c = { min = 0.0, max = 5.0, n = 101, spacing = "linear" }'),
+     "grid.c", "min must be > 0, got 0 (utility at c = 0 is -inf for CRRA gamma = 2 >= 1)"),
+    ("c points from zero", edit("c = { n = 41 }", "c = { points = [0.0, 1.0, 3.0] }"), "grid.c",
+     "points must be > 0"),
+    ("c from zero, gamma < 1", lambda t: edit("gamma = 2.0", "gamma = 0.5")(
+        edit("c = { n = 41 }", 'c = { min = 0.0, max = 5.0, n = 11, spacing = "linear" }')(t)), "grid.c",
+     "defined for c > 0 only"),
+    ("c negative, one good", edit("c = { n = 41 }", 'c = [{ n = 41 }, { min = -1.0, max = 5.0, n = 11, spacing = "linear" }]'),
+     "grid.c[1]", "consumption cannot be negative"),
     ("z excludes no-trade", edit("max = 1.0, n = 9", "max = 0.9, n = 9"), "grid.z", "no-trade"),
     ("k negative", edit("min = 0.0, max = 2.5", "min = -1.0, max = 2.5"), "grid.k", "negative"),
     ("grid min >= max", edit("min = -1.0, max = 1.0", "min = 1.0, max = -1.0"), "grid.a", "min < max"),

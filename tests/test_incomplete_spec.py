@@ -58,6 +58,8 @@ BAD_INCOMPLETE = [
     (_with(grid__p=[{"n": 5}, {"n": 5}, {"n": 5}]), "grid.p", "one per state"),
     (_with(grid__theta={"min": 0.5, "max": 1.0, "n": 5}), "grid.theta", "theta = 0"),
     (_with(grid__c={"min": 2.0, "max": 3.0, "n": 5}), "grid.c", "cannot hold"),
+    (_with(grid__c={"min": 0.0, "max": 5.0, "n": 11, "spacing": "linear"}), "grid.c",
+     "utility at c = 0 is -inf for CRRA gamma = 3 >= 1"),
     (_with(grid__family={"radius": -1.0}), "grid.family.radius", "positive"),
     (_with(grid__family={"n": 1}), "grid.family.n", "integer >= 2"),
     (_with(grid__family={"size": 3}), "grid.family.size", "unknown key"),

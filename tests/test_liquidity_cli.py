@@ -122,6 +122,7 @@ BAD_LIQUIDITY = [
      "not both"),
     (_with(BASE, grid__I={"min": -1.0, "max": 2.0, "n": 5}), "grid.I", "positive"),
     (_with(BASE, grid__c={"min": 2.0, "max": 3.0, "n": 5}), "grid.c", "cannot hold"),
+    (_with(BASE, grid__c={"min": -1.0, "max": 3.0, "n": 5}), "grid.c", "min must be >= 0"),
     (_with(BASE, grid__z={"min": 2.0, "max": 3.0, "n": 5}), "grid.z", "unknown key"),
     (_with(BASE, solve__concepts=["externality"]), "solve.concepts", "unknown solution concept"),
     (_with(BASE, solve__method="grid"), "solve.method", "unknown key"),

@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 import math
 
+import numpy as np
+
 from ..errors import SpecError
 
 #: Keys of one grid axis: ``{min, max, n, spacing}`` or ``{points}`` (:func:`segex.gridspec.axis`).
@@ -165,6 +167,33 @@ def grid_axis(spec, name, example: str = "{ points = [0.5, 1.0] }") -> None:
         numbers(spec, name, example=example)
     else:
         raise SpecError(name, f"give a table {{min, max, n}} or {{points = [...]}}, got {type_name(spec)}")
+
+
+def consumption_grid(points, field: str, gamma, spec=None, zero_ok: bool = False, example_min: float = 0.01) -> None:
+    """A consumption grid of CRRA utility: no negative points, and no zero unless the
+    economy's LP drops the bundles it values at -inf (``zero_ok``: the liquidity
+    economies' SP2). Utility is defined for c > 0 only: at c = 0 it is -inf for gamma >= 1
+    (log and beyond), and a lottery LP with a -inf coefficient has no meaning (0 x -inf
+    is NaN). ``gamma``: the CRRA coefficient, or one per type; ``spec``: the grid's TOML
+    spec (names ``min`` or ``points`` in the message); ``example_min``: a positive lower
+    end to suggest."""
+    lo = float(np.min(points))
+    if lo > 0 or (zero_ok and lo == 0):
+        return
+    g = float(np.max(np.atleast_1d(np.asarray(gamma, dtype=float))))
+    end = "points" if isinstance(spec, list) or (isinstance(spec, dict) and "points" in spec) else "min"
+    bound = ">= 0" if zero_ok else "> 0"
+    if lo < 0:
+        why = "consumption cannot be negative"
+    elif g >= 1:
+        why = f"utility at c = 0 is -inf for CRRA gamma = {g:g} >= 1"
+    else:
+        why = "CRRA utility is defined for c > 0 only"
+    fix = (f"use a positive min such as min = {example_min:g}, or geometric spacing" if end == "min"
+           else f"replace {lo:g} by a positive point such as {example_min:g}")
+    if zero_ok:
+        fix = "set min = 0" if end == "min" else f"drop the point {lo:g}"
+    raise SpecError(field, f"{end} must be {bound}, got {lo:g} ({why}); {fix}")
 
 
 def concepts(c, allowed) -> tuple[str, ...]:

@@ -25,6 +25,11 @@ from .planner import PlannerLP
 
 #: the face is searched within |v| <= BOX times the largest normalised dual
 BOX = 1e4
+#: how many times the box may be widened (x BOX each) while another price holds it: up
+#: to 1e12 times its starting size. A count, not a comparison of box sizes: ``big * BOX * BOX <
+#: BOX**2 * big0`` holds or fails by one rounding of big0, so a third widening came and
+#: went with the duals' last digits (HiGHS got it, cvxpy's duals did not: NaN ends)
+WIDENINGS = 3
 #: dual-feasibility rows added per round (the most violated first)
 ROWS_PER_ROUND = 256
 
@@ -63,8 +68,9 @@ class DualFace:
         self.feas_eq = 2 * t0 * max(1e-12 * cmax, onsup)
         # a box keeps every restricted LP bounded (a dropped row may be what bounds it);
         # a fee at the box with no row violated is reported as unbounded; another price
-        # at the box may be cutting the face, so the box is then widened (x1e4, twice)
+        # at the box may be cutting the face, so the box is then widened (x BOX, up to WIDENINGS times)
         self.big = self.big0 = BOX * max(1.0, np.abs(y * t0).max())
+        self.widened = 0
         self.rows = np.nonzero(self.eq | (rc >= -self.feas / t0))[0]
         gr = np.zeros((1, self.m + 1))
         gr[0, g1] = 1.0
@@ -144,12 +150,13 @@ class DualFace:
                         # larger box, so the unboxed face has the same end (the price at the
                         # box is free, e.g. an inactive exchange's fee, and does not cut this one)
                         out.append((v[i], v))
-                    elif self.big < BOX ** 2 * self.big0:  # another price holds the box: widen it
+                    elif self.widened < WIDENINGS:  # another price holds the box: widen it
                         last = v[i]
                         self.big *= BOX
+                        self.widened += 1
                         self.session = None
                         continue
-                    else:  # still cut by a box 1e8 times the prices: not claimed
+                    else:  # still cut by a box BOX**WIDENINGS times the first: not claimed
                         out.append((np.nan, v))
                     break
                 self.rows = np.union1d(self.rows, viol)

@@ -13,7 +13,8 @@ Every choice space is put on a finite grid:
   (k, z), the point ``a = -p(z) R_s k`` where the collateral constraint (13) binds.
 
 A grid is given by ``{min, max, n}`` (any key may be omitted to take the default) or
-by explicit ``points``.  A grid whose range cannot hold the no-trade bundle is a
+by explicit ``points``.  A grid whose range cannot hold the no-trade bundle, or a
+consumption grid reaching c <= 0 (where CRRA utility is -inf), is a
 :class:`~segex.errors.SpecError`.
 """
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from ...errors import SpecError
 from ...gridspec import axis as _grid
+from ...io.validate import consumption_grid
 from .model import CollateralEconomy
 
 DEFAULT_N = {"c": 401, "k": 41, "z": 41, "a": 21}
@@ -64,9 +66,10 @@ class CollateralGrids:
         for l in range(2):
             lo_d = 0.1 * e0[:, l].min()
             hi_d = E[0, l] / amin
-            c0.append(_grid(c_specs[l], "grid.c" if not isinstance(c, list) else f"grid.c[{l}]",
-                            lo_d, hi_d, DEFAULT_N["c"], geometric=True,
+            name = "grid.c" if not isinstance(c, list) else f"grid.c[{l}]"
+            c0.append(_grid(c_specs[l], name, lo_d, hi_d, DEFAULT_N["c"], geometric=True,
                             must_hold=e0[:, l], what=f"every type's t=0 endowment of good {l + 1}"))
+            consumption_grid(c0[-1], name, econ.utility.gamma, c_specs[l], example_min=lo_d)
         kmax = E[0, 1] / amin
         kk = _grid(k, "grid.k", 0.0, kmax, DEFAULT_N["k"], must_hold=np.array([0.0]), what="k = 0 (no storage)",
                    insert=[0.0])

@@ -33,10 +33,11 @@ not certify), ``accuracy`` and ``converged`` (accuracy < tol and the final answe
 certified). With the continuum phase, ``accuracy`` is the largest change of a
 determinate output in Newton's last step (quadratic convergence: the error is far
 smaller); with the LP alone, the largest change of any determinate output over the
-last two steps. The determinate outputs are p0, aggregate storage K, each type's
-consumption and utility, and per state the active exchange's z and fee P_Delta;
-individual storage, securities and fees paid are indeterminate within an exchange
-and are not compared.
+last two steps; never less than the doubles' resolution of the outputs
+(:func:`resolution`), so a tol below it fails ``refinement.accuracy``. The determinate
+outputs are p0, aggregate storage K, each type's consumption and utility, and per state
+the active exchange's z and fee P_Delta; individual storage, securities and fees paid
+are indeterminate within an exchange and are not compared.
 
 Why the LP alone stops short (KT Env 1, measured): on uniform z grids of step 0.04,
 0.01 and 0.0025 the largest error in z, p0 and K is 1.6e-2, 1.7e-3 and 1.7e-3 --
@@ -248,14 +249,24 @@ def _try_continuum(res, cur, path, progress):
 
 
 def _finish(res, tol, path, accuracy):
-    res.accuracy = accuracy
+    # a change of 0 (Newton's last step landing on the same doubles) is no accuracy below
+    # the doubles' own resolution: a --tol under it fails instead of passing
+    res.accuracy = max(accuracy, resolution(res))
     # an accuracy not reached is a failed check (exit 1), never a pass
-    res.certificate.add("refinement.accuracy", accuracy, tol, "largest change of a determinate output over the "
+    res.certificate.add("refinement.accuracy", res.accuracy, tol, "largest change of a determinate output over the "
                         "last step (continuum: Newton's last step) (--tol)")
     res.converged = bool(res.accuracy < tol and res.certificate.passed)
     res.refinement_tol = tol
     res.refinement_path = path.rows()
     return res, path
+
+
+def resolution(res) -> float:
+    """The finest accuracy doubles can state for ``res``'s determinate outputs: machine
+    epsilon times the largest of them in absolute value."""
+    values = np.abs(np.concatenate([np.ravel(v) for v in summary(res).values()]))
+    values = values[np.isfinite(values)]
+    return float(np.finfo(float).eps * values.max()) if values.size else 0.0
 
 
 def starting_grids(econ: CollateralEconomy, grids: CollateralGrids, n: int = 11) -> CollateralGrids:

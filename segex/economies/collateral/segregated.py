@@ -274,6 +274,7 @@ class SegregatedResult(ResultMixin):
             "active_exchanges": [e["id"] for e in ex if e["active"]],
             "weights": self.weights.tolist(),
             "equilibrium": self.equilibrium,
+            **_fee_interval_note(ex),
             **self._refinement(),
         }
 
@@ -411,6 +412,18 @@ def _on_union(points: list, masses: list):
     for h, (p, m) in enumerate(zip(points, masses)):
         np.add.at(out[h], np.searchsorted(pts, p), m)
     return pts, out
+
+
+def _fee_interval_note(exchanges: list[dict]) -> dict:
+    """``{"fee_interval_note": why}`` when an end of some exchange's fee interval is
+    unknown (NaN, null in the JSON, "nan" in the report), else ``{}``."""
+    unknown = [e["id"] for e in exchanges if any(np.isnan(v) for v in e["fee_interval"])]
+    if not unknown:
+        return {}
+    return {"fee_interval_note": f"fee interval ends not computed for {', '.join(unknown)}: the supporting-price "
+                                 "LP (segex.markets.fees.DualFace) failed in HiGHS or stayed cut by its box; "
+                                 "the fee itself is a supporting price. Infinite ends (unbounded) are null in "
+                                 "the JSON too"}
 
 
 def fee_intervals(res: SegregatedResult):

@@ -22,6 +22,7 @@ import numpy as np
 
 from ...errors import SpecError
 from ...gridspec import axis
+from ...io.validate import consumption_grid
 from .model import IncompleteMarketsEconomy
 
 #: Default points per axis: t = 0 consumption (geometric; its columns are cheap, and its
@@ -83,7 +84,9 @@ class MarketGrids:
                  2.0 * e0[:, g].max(), N_C, geometric=True, must_hold=e0[:, g], what="every type's t=0 endowment",
                  insert=np.concatenate([e0[:, g], np.asarray(insert.get("c0", np.zeros((0, 2))))[:, g]]))
             for g in range(2))
-        _positive(c0, "grid.c", "t=0 consumption (utility is -inf or undefined at 0)", "good")
+        for g in range(2):
+            consumption_grid(c0[g], "grid.c" + (f"[{g}]" if isinstance(c, list) else ""), econ.gamma, c_specs[g],
+                             example_min=0.25 * e0[:, g].min())
         p_aut = autarky_prices(econ)
         p_specs = _per(p, econ.S, "grid.p", "state")
         pins = np.asarray(insert.get("p", np.zeros(0)))

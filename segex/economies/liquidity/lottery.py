@@ -49,6 +49,7 @@ from ...certificate import Certificate, lp_checks
 from ...engine.lp import LPBuilder
 from ...errors import SpecError
 from ...gridspec import axis
+from ...io import validate
 from ...markets.incentives import add_truth_telling, truth_telling_multipliers
 from ...markets.refine import extension_bounds, refine, zoom
 from .model import LiquidityEconomy
@@ -113,11 +114,11 @@ class LotteryGrids:
 
 def consumption_grid(econ: LiquidityEconomy, spec=None) -> np.ndarray:
     """SP2's consumption grid (both dates) from a TOML spec ``grid.c``; its range must
-    hold the endowment e (CE3's present value) so that SP2 is feasible."""
+    hold the endowment e (CE3's present value) so that SP2 is feasible. It may start at
+    0: SP2 bounds every bundle a type values at -inf to zero (:func:`solve_sp2`)."""
     c = axis(spec, "grid.c", 0.0, 2.0 * max(1.0, econ.R_hat) * econ.e, 81, must_hold=np.array([econ.e]),
              what=f"the endowment e = {econ.e:g}")
-    if c[0] < 0:
-        raise SpecError("grid.c", f"consumption cannot be negative; set min = 0, got {c[0]:g}")
+    validate.consumption_grid(c, "grid.c", econ.gamma, spec, zero_ok=True)
     return c
 
 
