@@ -86,7 +86,8 @@ def test_base_loads_and_grids_hold_no_trade():
     for h in range(econ.H):
         assert all(np.any(np.isclose(g.c0[i], econ.e0[h, i])) for i in range(2))
     fam = g.family_theta  # without an equilibrium to centre on, the clearing family is centred at no trade
-    assert fam.shape == (5, 2, 1) and np.isclose(np.median(fam[:, 0, 0]), 0.0)
+    assert fam.shape == (25, 2, 1) and np.isclose(np.median(fam[:, 0, 0]), 0.0)  # 5 portfolios x 5 compositions
+    assert np.allclose(np.unique(g.family.composition[:, 0]), 1 / (1 + np.exp(-np.linspace(-1, 1, 5))))
 
 
 def test_clearing_family_clears():
@@ -95,10 +96,11 @@ def test_clearing_family_clears():
     center = np.array([[0.5], [-0.5]])
     g = MarketGrids.build(econ, p={"n": 3}, theta={"n": 3}, family={"n": 7, "radius": 0.3},
                           insert={"theta": center})
-    assert g.family_p.shape == (7, 2)
-    assert np.allclose(np.einsum("h,khj->kj", econ.share, g.family_theta), 0.0, atol=1e-14)
+    z = g.family.composition  # 7 portfolios x 5 compositions, each member clearing with its own
+    assert g.family_p.shape == (35, 2) and np.allclose(z.sum(axis=1), 1.0)
+    assert np.allclose(np.einsum("kh,khj->kj", z, g.family_theta), 0.0, atol=1e-14)
     for s in range(econ.S):
         hold = np.stack([econ.e1[None, :, s, 0] + g.family_theta @ econ.payoffs[:, s],
-                         np.broadcast_to(econ.e1[None, :, s, 1], g.family_theta.shape[:2])], -1) * econ.share[:, None]
+                         np.broadcast_to(econ.e1[None, :, s, 1], g.family_theta.shape[:2])], -1) * z[:, :, None]
         excess, _ = econ.spot_excess(hold, g.family_p[:, s])
         assert np.abs(excess).max() < 1e-12

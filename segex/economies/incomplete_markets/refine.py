@@ -9,11 +9,12 @@ active fees are off by the difference of the types' marginal rates across that s
 (in complete markets, where the continuum fees are zero, |P_Delta| falls with the
 spacing: 0.047, 0.003, 0.001 measured). Each step therefore
 
-* re-centres the clearing family (:func:`.grids.clearing_family`) on the types' mean
-  portfolios with a radius of two old spacings, or the active members' spread or twice
-  the holdings' last move if larger (:func:`regrid_support`; a member on the family's edge
-  active: twice the radius, and that step gives no verdict) -- while the optimum stays
-  inside, the family's spacing falls by (n - 1) / 4 a step;
+* replaces the clearing family (:func:`.grids.clearing_family`) by a patch around every
+  active member, in its portfolios and in its composition (the types' shares in the
+  exchange), one old spacing either side (:func:`next_patch`), so the spacing falls (n-1)/2
+  times a step; a member on its patch's boundary gets a patch as wide as its own (the
+  optimum may lie beyond it: the patch slides). An equilibrium that splits a type across
+  exchanges of different compositions is followed exchange by exchange;
 * zooms each t = 0 consumption grid onto the points the lotteries use and one neighbour
   either side (:func:`segex.markets.refine.zoom`), so p0's kink interval shrinks with it;
 * keeps the product grid of spot prices and portfolios (the deviations to other spot
@@ -21,8 +22,8 @@ spacing: 0.047, 0.003, 0.001 measured). Each step therefore
   the last weights (a handful of warm-started LPs a step).
 
 It stops when the accuracy (:func:`accuracy`) -- the largest of the allocation's move
-since the last step (each type's expected c0, c1 and theta, in goods), the family's
-spacing and the relative spacing of the t = 0 grids at the support -- is at most ``tol``:
+since the last step (each type's expected c0, c1 and theta, in goods), the spacing of
+the family's patches at the active members (holdings, and log composition ratios) and the relative spacing of the t = 0 grids at the support -- is at most ``tol``:
 a grid coarser than tol could hide a move, so the spacings count too.
 """
 
@@ -35,12 +36,17 @@ import numpy as np
 
 from ...errors import SolveError
 from ...markets.refine import extension_bounds, refine, zoom
-from .grids import MarketGrids, clearing_family
+from .grids import ClearingFamily, MarketGrids, clearing_family, log_ratios
 from .model import IncompleteMarketsEconomy
 
 #: t = 0 grid points spanning each run of used points (one neighbour either side added):
 #: the local spacing falls about fivefold a step.
 N_ZOOM_C = 21
+#: Steps whose patches the family keeps (each a scale (n-1)/2 finer than the last): the
+#: Negishi search tries weights whose optimum lies a little off the last support, and a
+#: family of the finest scale alone then has nothing between its patches and the coarse
+#: cover but mixtures far apart.
+LEVELS = 3
 #: Most refinement steps before giving up (the family's spacing falls at least 2x a step).
 MAX_STEPS = 30
 #: A grid point or exchange is in the support when a lottery puts this much probability
@@ -49,11 +55,12 @@ USED = 1e-9
 
 
 def refine_n(econ: IncompleteMarketsEconomy) -> int:
-    """Family points per free dimension during refinement: about 100 members in all (21
-    for one free holding, 11 for two), and at least 5 -- re-centring with one old spacing
-    shrinks the family only from 5 points on."""
-    dims = max((econ.H - 1) * econ.J, 1)
-    return max(5, min(21, int(round(100 ** (1.0 / dims))) | 1))
+    """Patch points per axis during refinement (a patch has n^axes members, axes = (H-1) J
+    holdings plus H-1 composition ratios): 9 with two axes, 5 up to four, 3 beyond. A patch
+    spans one old spacing either side of its member (half of one with 3 points), so the
+    spacing falls (n-1)/2 times a step (twice with 3 points)."""
+    d = (econ.H - 1) * (econ.J + 1)
+    return 9 if d <= 2 else 5 if d <= 4 else 3
 
 
 def solve_to_tolerance(econ: IncompleteMarketsEconomy, tol: float, grid_specs=None, weights=None,
@@ -70,7 +77,7 @@ def solve_to_tolerance(econ: IncompleteMarketsEconomy, tol: float, grid_specs=No
     grids, start = initial_grids(econ, grid_specs)
     last = [None]  # the last step's result
     w0 = [None if weights is not None else start]
-    n = refine_n(econ) if grids.family_n else 0
+    n = refine_n(econ) if len(grids.family) else 0
     failed = []
 
     def solve_at(g):
@@ -86,9 +93,8 @@ def solve_to_tolerance(econ: IncompleteMarketsEconomy, tol: float, grid_specs=No
         return res
 
     def regrid(res, g):
-        moved = 0.0 if last[0] is None else float(np.abs(holdings(res) - holdings(last[0])).max())
         last[0] = res
-        return regrid_support(res, g, n, moved)
+        return regrid_support(res, g, n, grids)
 
     report = (lambda row: print(_line(row), file=sys.stderr, flush=True)) if progress else None
     res, steps, acc = refine(solve_at, regrid, grids, tol, accuracy, record=record, max_steps=MAX_STEPS,
@@ -105,27 +111,46 @@ def solve_to_tolerance(econ: IncompleteMarketsEconomy, tol: float, grid_specs=No
     return res
 
 
-def regrid_support(res, g: MarketGrids, n: int, moved: float = 0.0) -> tuple[MarketGrids, bool]:
-    """The next step's grids (module docstring); ``moved``: how far the types' holdings
-    moved over the last step (the weights move the optimum too, so the family must reach
-    that far). Returns (grids, whether a member on the family's edge was active: the family
-    then doubles its radius around the new centre)."""
-    econ = res.econ
-    center = np.array([d["theta"] for d in res.type_stats()])
+def regrid_support(res, g: MarketGrids, n: int, base: MarketGrids) -> tuple[MarketGrids, bool]:
+    """The next step's grids (module docstring): ``base`` (the first step's grids, kept as
+    a coarse cover: the Negishi search moves the weights, and the optimum at weights it
+    tries may lie far from the last support), the patches of the last :data:`LEVELS` - 1
+    steps, a patch of the clearing family around every active member (:func:`next_patch`),
+    and the t = 0 points zoomed onto their support. When no member of the family is active,
+    one patch around the types' mean portfolios as wide as the widest patch, and that step
+    gives no verdict. Returns (grids, no verdict)."""
+    c0 = tuple(np.union1d(base.c0[good], zoom_used(res, g, good)) for good in range(2))
+    fam = g.family
+    if not n or not len(fam):  # no family: only the t = 0 grids are refined
+        return replace(g, c0=c0), False
     mass = res.masses().sum(axis=0)
-    fam = np.nonzero(mass[g.n_product:] > USED)[0]
-    on_edge = bool(n and (fam.size == 0 or g.family_edge[fam].any()))
-    if not n:  # no family: only the t = 0 grids are refined
-        radius = g.family_radius
-    elif on_edge:
-        radius = 2 * g.family_radius
+    active = np.nonzero(mass[g.n_product:] > USED)[0]
+    n_axes = (n, n if (fam.n[:, 1] > 1).any() else 1)  # a file's fixed composition stays fixed
+    level = int(fam.level.max()) + 1
+    if active.size == 0:
+        start = g.exchanges[int(np.argmax(mass))]
+        patches, verdict = [clearing_family(res.econ, holdings(res), start, fam.radius.max(axis=0), n_axes)], False
     else:
-        spread = float(np.abs(g.family_theta[fam][:, :-1] - center[None, :-1]).max())
-        radius = min(g.family_radius, max(spread, 2 * g.family_spacing, 2 * moved))
-    fp, ft, fe = clearing_family(econ, center, g.exchanges[int(np.argmax(mass))], radius, n)
-    c0 = tuple(zoom_used(res, g, good) for good in range(2))
-    new = replace(g, c0=c0, family_p=fp, family_theta=ft, family_edge=fe, family_radius=radius, family_n=n)
-    return new, on_edge
+        patches, verdict = [next_patch(res.econ, fam, k, n_axes) for k in active], True
+    patches = [replace(q, level=np.full(len(q), level)) for q in patches]
+    patches.sort(key=lambda q: tuple(q.radius[0]) if len(q) else (np.inf, np.inf))  # the join keeps the first copy
+    recent = fam.take(fam.level > level - LEVELS)
+    return replace(g, c0=c0, family=ClearingFamily.join(patches + [recent, base.family])), not verdict
+
+
+def next_patch(econ: IncompleteMarketsEconomy, fam: ClearingFamily, k: int, n) -> ClearingFamily:
+    """The patch around active member ``k``: on each axis (holdings, composition) one old
+    spacing either side (half of one with 3 points). It shrinks even when ``k`` lies on its
+    patch's boundary: an LP's lotteries are vertices, so the members it mixes are the
+    extreme ones of their patches whether or not the optimum lies beyond, and a support that
+    drifts further than the shrinking patches reach is caught by the coarser patches kept
+    and the coarse cover. A patch member is on the family's outer boundary only where ``k``
+    was (the certificate's support_interior check)."""
+    shrink = np.where(np.asarray(n) >= 5, 1.0, 0.5) * fam.spacing[k]
+    radius = np.where(shrink > 0, shrink, fam.radius[k])
+    patch = clearing_family(econ, fam.theta[k], fam.p[k], radius, n, log_ratios(econ, fam.composition[k]))
+    return replace(patch, edge_theta=patch.edge_theta & fam.edge_theta[k],
+                   edge_composition=patch.edge_composition & fam.edge_composition[k])
 
 
 def used_points(res, good: int) -> np.ndarray:
@@ -148,8 +173,9 @@ def zoom_used(res, g: MarketGrids, good: int) -> np.ndarray:
 
 
 def grid_spacing(res) -> float:
-    """The family's spacing and the largest relative gap of a t = 0 grid next to a used point."""
-    out = res.grids.family_spacing if res.grids.family_p.shape[0] else 0.0
+    """The spacing of the family's patches around its active members (holdings and log
+    composition ratios) and the largest relative gap of a t = 0 grid next to a used point."""
+    out = family_spacing(res)
     for good in range(2):
         grid, used = res.grids.c0[good], used_points(res, good)
         gaps = np.diff(grid) / grid[:-1]
@@ -158,6 +184,13 @@ def grid_spacing(res) -> float:
         near |= used[1:]
         out = max(out, float(gaps[near].max()) if near.any() else 0.0)
     return out
+
+
+def family_spacing(res) -> float:
+    """The largest spacing of the family's patches around its active members (0: none)."""
+    g = res.grids
+    active = res.masses().sum(axis=0)[g.n_product:] > USED
+    return float(g.family.spacing[active].max()) if active.any() else 0.0
 
 
 def allocation(res) -> np.ndarray:
@@ -177,7 +210,7 @@ def accuracy(prev, res) -> float:
 
 def record(res) -> dict:
     """One row of the refinement path."""
-    return {"rows": res.lp["rows"], "cols": res.lp["cols"], "family_spacing": float(res.grids.family_spacing),
+    return {"rows": res.lp["rows"], "cols": res.lp["cols"], "family_spacing": family_spacing(res),
             "p0": res.prices()["p0"], "theta": [d["theta"].tolist() for d in res.type_stats()],
             "lps": res.lp["lps"], "build_s": res.lp["build_s"], "solve_s": res.lp["solve_s"], "certified": bool(res.certificate.passed)}
 

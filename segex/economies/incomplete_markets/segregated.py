@@ -326,7 +326,7 @@ def support_edges(res: SegregatedResult) -> tuple[float, str]:
             m = x1[prod][(tb.theta[prod, j] <= t[0]) | (tb.theta[prod, j] >= t[-1])].sum()
             if m > worst:
                 worst, where = float(m), f"grid.theta (security {j + 1})"
-        m = x1[~prod][g.family_edge[tb.exchange[~prod] - g.n_product]].sum()
+        m = x1[~prod][g.family.edge[tb.exchange[~prod] - g.n_product]].sum()
         if m > worst:
-            worst, where = float(m), "grid.family (radius)"
+            worst, where = float(m), "grid.family (radius or composition_radius)"
     return worst, where
