@@ -87,6 +87,90 @@ class Certificate:
                                       for k in self.failed())
 
 
+# ------------------------------------------------------------------------------ grid edges
+#: A lottery putting more than this probability on a grid's outermost point (or an
+#: exchange there) binds the grid. HiGHS's primal feasibility tolerance is 1e-9 on these
+#: O(1)-scaled LPs, so a probability below ~1e-9 is rounding; 1e-7 is 100x that and far
+#: below any mass that moves an answer.
+EDGE_MASS = 1e-7
+#: A point beyond a grid's end "would enter" when its reduced cost exceeds the LP's own
+#: dual-feasibility tolerance (relative to max|c|); below it the solver could not tell.
+GAIN_TOL = TOL["dual_feasibility"]
+
+
+@dataclass(frozen=True)
+class GridEdge:
+    """The probability a solution puts on the two outermost points of one grid (or one
+    piece of it), for :func:`add_edge_checks`.
+
+    ``grid`` is the grid file's key ("grid.z"), the check is ``edge.<grid>``; ``part``
+    names a piece of it ("state 2", "good 1") or is ""; ``lo``, ``hi`` are the grid's
+    lowest and highest points (or how far refinement may extend it); ``mass`` is (at lo,
+    at hi), the largest probability any type's lottery puts there or beyond
+    (:func:`edge_mass`); ``bound`` is, per end, why moving past it cannot gain -- a
+    natural bound of the economy (c >= 0; no more storage than the economy holds; no
+    exchange beyond it can clear), a choice made continuous -- or None: the end binds.
+    ``gain`` is, per end where the economy can price it from the LP's duals, the reduced
+    cost (relative to max|c|) of the next point outward at the end's own spacing, or
+    None: an end with mass then binds only if that point would enter the LP (a reduced
+    cost above :data:`GAIN_TOL`). A grid of one point is a value the grid file fixed,
+    never an edge.
+    """
+
+    grid: str
+    lo: float
+    hi: float
+    mass: tuple
+    part: str = ""
+    bound: tuple = (None, None)
+    gain: tuple = (None, None)
+
+
+def edge_mass(values, prob, lo: float, hi: float) -> tuple[float, float]:
+    """(probability at or below ``lo``, at or above ``hi``) of the support points
+    ``values`` (n,) with probabilities ``prob`` (n,) or (types, n): the largest over
+    types. "At" is to 1e-12 of the grid's scale (points are stored as floats)."""
+    values = np.asarray(values, float)
+    prob = np.atleast_2d(np.asarray(prob, float))
+    eps = 1e-12 * max(1.0, abs(lo), abs(hi))
+    low = (prob * (values <= lo + eps)).sum(-1).max(initial=0.0)
+    high = (prob * (values >= hi - eps)).sum(-1).max(initial=0.0)
+    return float(low), float(high)
+
+
+def add_edge_checks(cert: Certificate, edges, tol: float = EDGE_MASS) -> None:
+    """One check ``edge.<grid>`` per grid named in ``edges`` (:class:`GridEdge`): the
+    residual is the largest probability on an end that binds, so that the grid may cut
+    off the optimum, and the note says which way to widen it.
+
+    An end *binds* when a lottery puts more than ``tol`` on it (or beyond it), it is no
+    natural ``bound``, and -- where the economy priced it (``gain``) -- the next point
+    outward would enter the LP. Without a price, mass on an end that is not a natural
+    bound is the criterion: it is what a grid that cuts the support looks like, at the
+    cost of flagging an end a degenerate LP uses without needing it. Mass on an end
+    that cannot bind is reported in the note, not counted."""
+    for grid in dict.fromkeys(e.grid for e in edges):
+        worst, widen, free, ranges = 0.0, [], [], []
+        for e in (e for e in edges if e.grid == grid):
+            where = f" ({e.part})" if e.part else ""
+            if e.lo == e.hi:
+                ranges.append(f"{e.lo:g}{where} (one point, fixed in the grid file)")
+                continue
+            ranges.append(f"[{e.lo:g}, {e.hi:g}]{where}")
+            for m, end, way, why, gain in zip(e.mass, (e.lo, e.hi), ("below", "above"), e.bound, e.gain):
+                if m <= tol:
+                    continue
+                if why is None and gain is not None and gain <= GAIN_TOL:
+                    why = f"the next point out would not enter (reduced cost {gain:.2g} of max|c|)"
+                if why is None:
+                    worst = max(worst, m)
+                    widen.append(f"probability {m:.3g} at or past {end:g}{where}: widen {grid} {way} {end:g}")
+                else:
+                    free.append(f"{m:.3g} at or past {end:g}{where} cannot bind: {why}")
+        note = "; ".join(widen) if widen else f"no probability on a binding end of {grid} {', '.join(ranges)}"
+        cert.add(f"edge.{grid}", worst, tol, note + "".join(f"; {f}" for f in free))
+
+
 def lp_checks(cert: Certificate, lp: LP, x: np.ndarray, y: np.ndarray, prefix: str = "") -> None:
     """Primal/dual feasibility, complementary slackness and duality gap of (x, y).
 

@@ -504,7 +504,9 @@ def _cert_line(cert) -> str:
         v = checks[k]
         r, t = v.get("residual"), v.get("tol")
         parts.append(f"{k} (residual {_sci(r)} > tol {_sci(t)})" if r is not None else k)
-    return "certificate: FAILED: " + ", ".join(parts)
+    # a grid that binds: its note says which grid to widen and which way
+    widen = [f"\n  {k}: {checks[k]['note']}" for k in failed if "edge" in k.split(".") and checks[k].get("note")]
+    return "certificate: FAILED: " + ", ".join(parts) + "".join(widen)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ examples every time; ``--hypothesis-show-statistics`` shows the H/S/gamma mix):
   retrade in the no-trade exchange), >= a deterministic feasible allocation built here
   (t = 0 goods reallocated, storage, one type borrowing against it) put on the grids;
   the reported welfare is sum_h lambda^h alpha^h U^h.
-* certificate (80): each named LP / clearing / consumer check passes; independently, a
+* certificate (80): each named LP / clearing / consumer check passes (and every check but
+  the grid-edge ones, ``edge.<grid>``: the grids are small on purpose, so an end may bind -- a
+  verdict on the grid, not on the solve; so in every property below); independently, a
   scipy dual-simplex re-solve gives the same optimum, the reported duals give it as b'y,
   and every clearing condition recomputed from ``to_dict()`` holds.
 * consumer optimality (60): at the read-back prices no grid bundle (all of them,
@@ -69,6 +71,13 @@ SETTINGS = {"deadline": None, "derandomize": True, "database": None, "print_blob
 
 #: grid sizes before the points each test inserts (endowments, a constructed allocation)
 N_C, N_K, N_Z, N_A = 9, 4, 4, 5
+
+def grid_certified(cert) -> bool:
+    """Every check of the grid economy's certificate passed -- all but ``edge.<grid>``:
+    these grids are small on purpose, so an end of one may bind, which says the grid is
+    too narrow, not that the solve is wrong (tests/test_grid_edges.py tests those)."""
+    return all(name.startswith("edge.") for name in cert.failed())
+
 
 # ---------------------------------------------------------------- draws
 
@@ -409,7 +418,8 @@ def test_certificate_duality_gap_and_clearing(data):
     for name in named:  # one assertion per check, so a regression names itself
         assert name in cert.checks, f"certificate lost check {name}"
         assert cert.checks[name].passed, f"{name}: {cert.checks[name]}"
-    assert cert.passed, str(cert)
+    assert {"edge.grid.c", "edge.grid.k", "edge.grid.z", "edge.grid.a"} <= set(cert.checks)
+    assert grid_certified(cert), str(cert)
     lp = r.prog.lp
     assert np.array_equal(lp.row_lb, lp.row_ub)  # Program 2 has only equality rows (b'y below)
     # independent optimum: scipy's dual simplex on the same matrix (not segex's backend);
@@ -528,7 +538,7 @@ def test_scaling_leaves_relative_prices_unchanged(data, c):
     (:func:`price_range`)."""
     e, w = data.draw(economies())
     base, big = solve(e, w), solve(scaled(e, c), w)
-    assert big.certificate.passed, str(big.certificate)
+    assert grid_certified(big.certificate), str(big.certificate)
     # scaled LP = base LP up to rounding of the data: differences are solver noise
     # (HiGHS tolerances 1e-9 on an O(1)-scaled problem), so 1e-8 relative
     assert_prices_same_or_on_face(base, big, 1e-8, f"x{c}:")
@@ -570,7 +580,7 @@ def test_robust_to_endowments_of_order_1e3_with_gamma_3(data):
 def check_robust(drawn, c):
     e, w = drawn
     base, r = solve(e, w), solve(scaled(e, c), w)
-    assert r.certificate.passed, str(r.certificate)
+    assert grid_certified(r.certificate), str(r.certificate)
     # same relative tolerances as the x2 / x10 comparison: solver noise only
     if e.gamma == 1.0:
         shift = (2 + 2 * e.beta) * np.log(c) * float(w @ e.share)
@@ -592,7 +602,7 @@ def test_relabelling_types_permutes_the_answer(data):
     perm = np.array(data.draw(st.permutations(range(e.H))))
     r = solve(e, w)
     rp = solve(permuted(e, perm), w[perm])
-    assert rp.certificate.passed, str(rp.certificate)
+    assert grid_certified(rp.certificate), str(rp.certificate)
     # the same LP with rows and columns permuted (aggregates summed in another order, so
     # grids may differ in the last bit): 1e-9 relative, the solver's tolerance
     assert rp.objective == pytest.approx(r.objective, rel=1e-9, abs=1e-9)
@@ -637,7 +647,7 @@ def test_two_type_equilibrium_without_transfers(data):
     cert = r.certificate
     for name in ("duality_gap", "complementary_slackness", "clearing.rights", "budget", "consumer_optimality"):
         assert cert.checks[name].passed, f"{name}: {cert.checks[name]}"
-    assert cert.passed, str(cert)
+    assert grid_certified(cert), str(cert)
     for t in r.to_dict()["types"]:
         # no transfer: the certificate's BUDGET_TOL, relative to wealth
         assert abs(t["lump_sum"]) <= 1e-7 * t["wealth"]
@@ -653,7 +663,7 @@ def test_three_type_equilibrium_without_transfers(data):
     and consumer-optimal by enumeration."""
     e, _ = data.draw(economies(H_max=3).filter(lambda ew: ew[0].H == 3))
     r = solve_segregated(e, small_grids(e))
-    assert r.certificate.passed, str(r.certificate)
+    assert grid_certified(r.certificate), str(r.certificate)
     for t in r.to_dict()["types"]:
         assert abs(t["lump_sum"]) <= 1e-7 * t["wealth"]
     assert_consumer_optimal(r)
@@ -672,7 +682,7 @@ def test_negishi_reproductions_on_a_coarse_grid(H, seed):
     e = random_economy(H, 1, seed=seed)
     g = CollateralGrids.build(e, c={"n": 15}, k={"n": 5}, z={"n": 5}, a={"n": 5})
     r = solve_segregated(e, g)
-    assert r.certificate.passed, str(r.certificate)
+    assert grid_certified(r.certificate), str(r.certificate)
     for t in r.to_dict()["types"]:
         assert abs(t["lump_sum"]) <= 1e-7 * t["wealth"]
 

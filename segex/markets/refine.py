@@ -15,7 +15,7 @@ import numpy as np
 def extension_bounds(g: np.ndarray) -> tuple[float, float, float]:
     """How far refinement may extend a grid whose support reaches its edge: to half its
     lowest point and twice its highest for a positive axis (a support still on the edge
-    then fails the certificate's support_interior check instead of running off), by the
+    then fails the certificate's edge.<grid> check instead of running off), by the
     grid's span for an axis with negative points; and the least step of an extension, a
     quarter of the starting grid's span (zoomed grids are narrow: extending a narrow grid
     by its own span would creep towards an optimum outside it and stall)."""

@@ -119,10 +119,12 @@ def price(prog: Program2, row_dual: np.ndarray, weights, tol: float, a_max: floa
     return Pricing(max_rc=max_rc, new=new, n_new=n_new)
 
 
-def best_security(econ, grids, y, rb, h, s, lam, a_max):
+def best_security(econ, grids, y, rb, h, s, lam, a_max, cons=True):
     """For every (k, z) of the grids: the reduced-cost-maximising a and its reduced cost.
 
     Vectorized over the (n_k, n_z) product; returns flat (k_idx, z_idx, a, rc).
+    ``cons=False`` leaves out the dual of the conditional-lottery row (k points the LP
+    does not have: priced with their k-marginal column, whose -1 cancels it).
     """
     kg, zg = grids.k, grids.z[s]
     u = econ.utility
@@ -138,7 +140,7 @@ def best_security(econ, grids, y, rb, h, s, lam, a_max):
     ysec = y[rb[f"sec[{s}]"].slice][None, :]
     yr = y[rb[f"rights[{s}]"].slice][None, :]
     nk = kg.size
-    ycons = y[rb["cons"].index(np.full(nk, h), np.full(nk, s), np.arange(nk))][:, None]
+    ycons = y[rb["cons"].index(np.full(nk, h), np.full(nk, s), np.arange(nk))][:, None] if cons else 0.0
     D = 1.0 + p ** (1.0 - 1.0 / g)
     with np.errstate(divide="ignore", invalid="ignore"):
         Wstar = np.where(ysec > 0, D * (ysec / (lam * bp)) ** (-1.0 / g), np.inf)
@@ -151,11 +153,12 @@ def best_security(econ, grids, y, rb, h, s, lam, a_max):
     return ki.ravel(), zi.ravel(), a.ravel(), rc.ravel()
 
 
-def enumerated_security(econ, y, rb, h, s, lam, st, nk):
+def enumerated_security(econ, y, rb, h, s, lam, st, nk, cons=True):
     """Reduced costs of explicit state bundles ``st`` (a :func:`~.program2.bundle_table`),
-    vectorized: ``lam alpha beta pi_s v - y_cons[k] - alpha (a y_sec[z] + Delta y_rights[z])``."""
+    vectorized: ``lam alpha beta pi_s v - y_cons[k] - alpha (a y_sec[z] + Delta y_rights[z])``
+    (``cons=False``: without y_cons, as in :func:`best_security`)."""
     al = econ.share[h]
-    ycons = y[rb["cons"].index(np.full(nk, h), np.full(nk, s), np.arange(nk))]
+    ycons = y[rb["cons"].index(np.full(nk, h), np.full(nk, s), np.arange(nk))] if cons else np.zeros(nk)
     ysec = y[rb[f"sec[{s}]"].slice]
     yr = y[rb[f"rights[{s}]"].slice]
     ki, zi, a = st["k_idx"], st["z_idx"], st["a"]

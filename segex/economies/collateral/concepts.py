@@ -3,7 +3,9 @@
 
 ============  ==============================================================================
 externality   KT Definition 1, the competitive equilibrium with the pecuniary externality,
-              solved exactly (:func:`.externality.solve_externality`)
+              solved exactly (:func:`.externality.solve_externality`); no grid discretises
+              it, and ``grid.k = { points = [0.0] }`` rules storage out as it does for
+              segregated
 segregated    Program 2 with segregated exchanges and, with ``weights = "negishi"``, its
               equilibrium without transfers (:func:`.segregated.solve_segregated`); with
               ``tol``, accuracy mode (:func:`.refine.solve_to_tolerance`)
@@ -18,8 +20,12 @@ from ...errors import SpecError
 
 
 def externality(spec, options, concept="externality", progress=False):
+    """Definition 1 solved exactly: no grid discretises it, but a grid file that fixes
+    ``grid.k = { points = [0.0] }`` rules storage out for both concepts."""
     from .externality import solve_externality
 
+    if spec.build_grids().k.size == 1:  # k = 0 only (the grid must hold it)
+        return solve_externality(spec.economy, storage=False)
     return solve_externality(spec.economy)
 
 

@@ -103,6 +103,9 @@ class ExternalityResult(ResultMixin):
     multiplier : ndarray, shape (H, S)
         ``gamma^h_cc-s / u^h_10`` of eq. (9), in units of good 1 at t = 0 per unit of good 1
         in state s; equals ``q_s - beta pi_s v_W(W_s, p_s) / u_10 >= 0``.
+    storage : bool
+        False when storage was ruled out (``grid.k = { points = [0.0] }``, the segregated
+        concept's restriction): every ``k^h = 0`` and FOC (9) is not a condition.
     """
 
     economy: CollateralEconomy
@@ -118,6 +121,7 @@ class ExternalityResult(ResultMixin):
     utility: np.ndarray
     binding: np.ndarray
     multiplier: np.ndarray
+    storage: bool = True
     lp = None  # an exact solve: no LP
     CONCEPT = "externality"
     HEADLINE = ("p0", "K")
@@ -136,8 +140,9 @@ class ExternalityResult(ResultMixin):
         corner ``K = 0`` the storage FOC (9) is checked as the inequality ``p0 >= RHS``.
 
         Keys: ``goods_t0`` (5)-(6), ``securities`` (7), ``spot`` (8), ``budget`` (3) with
-        equality, ``spot_budget`` (4), ``foc_k`` (9), ``collateral`` (1) (violation only),
-        ``multiplier_sign`` and ``complementary_slackness``.
+        equality, ``spot_budget`` (4), ``foc_k`` (9) (not with storage ruled out: k = 0 is
+        then imposed, not chosen), ``collateral`` (1) (violation only), ``multiplier_sign``
+        and ``complementary_slackness``.
         """
         e = self.economy
         a = e.share
@@ -155,7 +160,7 @@ class ExternalityResult(ResultMixin):
         if self.K == 0.0:  # corner k^h = 0: (9) holds as p0 >= right-hand side
             foc = np.minimum(foc, 0.0)
         y = self.net_assets
-        return {
+        out = {
             "goods_t0": float(max(abs(a @ self.c0[:, 0] - E[0, 0]), abs(a @ (self.c0[:, 1] + self.k) - E[0, 1]))),
             "securities": float(np.abs(np.einsum("h,hsl->sl", a, self.theta)).max()),
             "spot": float(np.abs(c1agg - np.stack([E[1:, 0], E[1:, 1] + e.R * self.K], axis=-1)).max()),
@@ -166,6 +171,9 @@ class ExternalityResult(ResultMixin):
             "multiplier_sign": float(max(0.0, -self.multiplier.min())),
             "complementary_slackness": float(np.abs(self.multiplier * y).max()),
         }
+        if not self.storage:
+            del out["foc_k"]
+        return out
 
     @property
     def certificate(self):
@@ -176,6 +184,13 @@ class ExternalityResult(ResultMixin):
         cert = Certificate()
         for name, r in self.residuals().items():
             cert.add(name, r, 1e-9)
+        if self.storage:
+            cert.add("restriction.grid.k", 0.0, 0.0, "no grid restricts this exact solve: grid.c, grid.z, grid.a "
+                     "and a grid.k range discretise the segregated concept's choices only; a one-point "
+                     "grid.k = { points = [0.0] } (no storage) would restrict both")
+        else:
+            cert.add("restriction.grid.k", float(np.abs(self.k).max()), 0.0,
+                     "grid.k = { points = [0.0] }: storage ruled out, as in the segregated concept; max_h |k^h|")
         return cert
 
     def _foc_first_sum(self, nu) -> np.ndarray:
@@ -446,7 +461,7 @@ class _Solver:
         return optimize.brentq(self.gap, lo, hi, xtol=1e-16 * max(1.0, E20), rtol=1e-15, maxiter=500)
 
 
-def solve_externality(econ: CollateralEconomy, tol: float = 1e-12) -> ExternalityResult:
+def solve_externality(econ: CollateralEconomy, tol: float = 1e-12, storage: bool = True) -> ExternalityResult:
     """Competitive collateral equilibrium with the externality (KT Definition 1), exactly.
 
     Parameters
@@ -456,6 +471,11 @@ def solve_externality(econ: CollateralEconomy, tol: float = 1e-12) -> Externalit
         discount ``beta`` and storage returns ``R_s >= 0``.
     tol : float
         Tolerance on the (scaled) security-clearing residuals; K is solved to rounding.
+    storage : bool
+        False rules storage out (``k^h = 0`` for every type), the restriction a grid file's
+        ``grid.k = { points = [0.0] }`` puts on the segregated concept: with no collateral,
+        (1) and securities clearing (7) leave no security trade, so the equilibrium is the
+        corner ``K = 0`` below, whether or not storage would pay.
 
     Returns
     -------
@@ -481,7 +501,7 @@ def solve_externality(econ: CollateralEconomy, tol: float = 1e-12) -> Externalit
         If a clearing system cannot be solved to ``tol``.
     """
     solver = _Solver(econ, tol)
-    K = float(solver.solve_K())
+    K = float(solver.solve_K()) if storage else 0.0
     S, H = econ.S, econ.H
     act = solver.act
     if K > 0.0:
@@ -520,4 +540,5 @@ def solve_externality(econ: CollateralEconomy, tol: float = 1e-12) -> Externalit
     multiplier = np.where(binding, q[None, :] - mrs, 0.0)
     multiplier = np.where((multiplier < 0.0) & (multiplier > -1e-12 * q[None, :]), 0.0, multiplier)
     return ExternalityResult(economy=econ, p0=p0, q=q, p=np.asarray(p, float), z=np.asarray(z, float), K=K, k=k,
-                             c0=c0, c1=c1, theta=theta, utility=utility, binding=binding, multiplier=multiplier)
+                             c0=c0, c1=c1, theta=theta, utility=utility, binding=binding, multiplier=multiplier,
+                             storage=storage)

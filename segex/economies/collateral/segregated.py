@@ -25,7 +25,7 @@ from ...result import ResultMixin
 from .grids import CollateralGrids
 from .model import CollateralEconomy
 from . import colgen
-from .certify import certify_segregated
+from .certify import ACTIVE_MASS, certify_segregated  # ACTIVE_MASS: when an exchange is active
 from .program2 import (ROWS, Prices, Program2, build_program2, bundle_prices, bundle_table, expenditures,
                        make_type_columns, read_prices, type_columns)
 
@@ -33,9 +33,6 @@ from .program2 import (ROWS, Prices, Program2, build_program2, bundle_prices, bu
 #: and c0 continuous; "colgen-grid": column generation over the grid's own bundles.
 METHODS = ("grid", "colgen", "colgen-grid")
 
-#: An exchange is active when this much population mass trades there: far above the
-#: solver's feasibility tolerance (1e-9), far below any economically meaningful share.
-ACTIVE_MASS = 1e-7
 
 
 @dataclass

@@ -145,7 +145,7 @@ def next_patch(econ: IncompleteMarketsEconomy, fam: ClearingFamily, k: int, n) -
     extreme ones of their patches whether or not the optimum lies beyond, and a support that
     drifts further than the shrinking patches reach is caught by the coarser patches kept
     and the coarse cover. A patch member is on the family's outer boundary only where ``k``
-    was (the certificate's support_interior check)."""
+    was (the certificate's edge.grid.family check)."""
     shrink = np.where(np.asarray(n) >= 5, 1.0, 0.5) * fam.spacing[k]
     radius = np.where(shrink > 0, shrink, fam.radius[k])
     patch = clearing_family(econ, fam.theta[k], fam.p[k], radius, n, log_ratios(econ, fam.composition[k]))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...certificate import Certificate
+from ...certificate import Certificate, GridEdge, add_edge_checks, edge_mass
 from ...errors import SolveError
 from ...io.labels import label
 from ...result import ResultMixin
@@ -36,8 +36,6 @@ from .model import IncompleteMarketsEconomy
 #: An exchange is active when this much population mass trades there: far above the
 #: solver's feasibility tolerance (1e-9), far below any meaningful share.
 ACTIVE_MASS = 1e-7
-#: A lottery puts this much probability on a grid's first or last point: the grid binds.
-EDGE_MASS = 1e-7
 
 
 @dataclass(repr=False)
@@ -286,7 +284,8 @@ def solve_on(econ, grids, weights=None, backend: str = "highs", weights0=None) -
 def certify(res: SegregatedResult, backend: str = "highs") -> Certificate:
     """The shared checks (:func:`segex.markets.certify.certify_planner`; its ``rights`` row is
     spot clearing of good 1, eq. 35 = 33) plus spot clearing of good 2 in every exchange and
-    state, recomputed from the bundles (eqs. 30, 33), and no lottery on the edge of a grid."""
+    state, recomputed from the bundles (eqs. 30, 33), and no lottery on an end of a grid
+    that binds (:func:`support_edges`)."""
     econ, prog, x = res.econ, res.program, res.x
     cert = certify_planner(prog.planner, x, res.y, res.eq.equilibrium, backend, families={
         "good1": "(31) good 1 at t=0", "good2": "(31) good 2 at t=0", "securities": "(32) in every exchange",
@@ -299,34 +298,36 @@ def certify(res: SegregatedResult, backend: str = "highs") -> Certificate:
             spot2[:, s] += np.bincount(tb.exchange, xs * (tb.c2[:, s] - econ.e1[h, s, 1]), minlength=n_ex)
     cert.add("clearing.spot_good2", float(np.abs(spot2).max()) / econ.aggregate[1:].max(), CLEARING_TOL,
              "(33) good 2 in every exchange and state: implied by (35) and the spot budgets (30)")
-    edge, where = support_edges(res)
-    cert.add("support_interior", edge, EDGE_MASS,
-             f"largest probability on a grid's first or last point{' (' + where + ': widen it)' if where else ''}")
+    add_edge_checks(cert, support_edges(res))
     return cert
 
 
-def support_edges(res: SegregatedResult) -> tuple[float, str]:
-    """The largest probability the lotteries put on an edge of a grid, and which grid."""
-    prog, x, g, econ = res.program, res.x, res.grids, res.econ
-    worst, where = 0.0, ""
-    for h, tb in enumerate(prog.bundles):
-        for name, grid in (("c10", g.c0[0]), ("c20", g.c0[1])):
-            xs = x[prog.blocks[h, name].slice]
-            m = max(xs[0], xs[-1])
-            if m > worst:
-                worst, where = float(m), "grid.c"
-        x1 = x[prog.blocks[h, "x1"].slice]
-        prod = tb.exchange < g.n_product
-        idx = np.unravel_index(tb.exchange[prod], [p.size for p in g.p])
-        for s, p in enumerate(g.p):
-            m = x1[prod][(idx[s] == 0) | (idx[s] == p.size - 1)].sum()
-            if m > worst:
-                worst, where = float(m), f"grid.p (state {s + 1})"
-        for j, t in enumerate(g.theta):
-            m = x1[prod][(tb.theta[prod, j] <= t[0]) | (tb.theta[prod, j] >= t[-1])].sum()
-            if m > worst:
-                worst, where = float(m), f"grid.theta (security {j + 1})"
-        m = x1[~prod][g.family.edge[tb.exchange[~prod] - g.n_product]].sum()
-        if m > worst:
-            worst, where = float(m), "grid.family (radius or composition_radius)"
-    return worst, where
+def support_edges(res: SegregatedResult) -> list:
+    """The largest probability a type's lottery puts on the ends of every grid
+    (:class:`~segex.certificate.GridEdge`): t = 0 consumption of each good, each state's
+    spot prices and each security's holdings (exchanges of the prices' product), and the
+    clearing family's deviation radius (its members on the boundary of the deviations)."""
+    prog, x, g = res.program, res.x, res.grids
+    H = len(prog.bundles)
+    out = []
+    for l, (name, grid) in enumerate((("c10", g.c0[0]), ("c20", g.c0[1]))):
+        xs = np.array([x[prog.blocks[h, name].slice] for h in range(H)])
+        out.append(GridEdge("grid.c", grid[0], grid[-1], edge_mass(grid, xs, grid[0], grid[-1]), f"good {l + 1}"))
+    x1 = [x[prog.blocks[h, "x1"].slice] for h in range(H)]
+    prod = [tb.exchange < g.n_product for tb in prog.bundles]
+    for s, p in enumerate(g.p):
+        mass = np.zeros((H, 2))
+        for h, tb in enumerate(prog.bundles):
+            idx = np.unravel_index(tb.exchange[prod[h]], [q.size for q in g.p])[s]
+            mass[h] = edge_mass(p[idx], x1[h][prod[h]], p[0], p[-1])
+        out.append(GridEdge("grid.p", p[0], p[-1], tuple(mass.max(0)), f"state {s + 1}"))
+    for j, t in enumerate(g.theta):
+        mass = np.array([edge_mass(tb.theta[prod[h], j], x1[h][prod[h]], t[0], t[-1])
+                         for h, tb in enumerate(prog.bundles)])
+        out.append(GridEdge("grid.theta", t[0], t[-1], tuple(mass.max(0)), f"security {j + 1}"))
+    if len(g.family):
+        edge = max(float(x1[h][~prod[h]][g.family.edge[tb.exchange[~prod[h]] - g.n_product]].sum())
+                   for h, tb in enumerate(prog.bundles))
+        out.append(GridEdge("grid.family", 0.0, float(g.family.radius[:, 0].max()), (0.0, edge),
+                            "radius or composition_radius"))
+    return out

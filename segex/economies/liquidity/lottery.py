@@ -40,12 +40,12 @@ by less than a tolerance (adaptive refinement rather than a bigger grid).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ...backends import solve
-from ...certificate import Certificate, lp_checks
+from ...certificate import Certificate, GridEdge, add_edge_checks, edge_mass, lp_checks
 from ...engine.lp import LPBuilder
 from ...errors import SpecError
 from ...gridspec import axis
@@ -79,6 +79,7 @@ class LotteryGrids:
 
     R: np.ndarray
     I: np.ndarray
+    index: str = "R"  # how the grid file gave the exchanges: rates "R" or prices "p" = 1/R
 
     @classmethod
     def around(cls, econ: LiquidityEconomy, n_R: int = 41, n_I: int = 41, span: float = 0.5):
@@ -109,7 +110,7 @@ class LotteryGrids:
         II = axis(I, "grid.I", 0.5 * e, 1.5 * e, 41, insert=[e])
         if II[0] <= 0:
             raise SpecError("grid.I", f"incomes must be positive, got min = {II[0]:g}")
-        return cls(R=RR, I=II)
+        return cls(R=RR, I=II, index="R" if p is None else "p")
 
 
 def consumption_grid(econ: LiquidityEconomy, spec=None) -> np.ndarray:
@@ -342,7 +343,7 @@ def solve_sp3(econ: LiquidityEconomy, grids: LotteryGrids | None = None, incenti
     ends = x.reshape(N, nR, grids.I.size, 2).sum((0, 2)) > SUPPORT_TOL
     pinned = ends.all(1)
     check_rights_prices(cert, econ, grids, P_Delta, pinned)
-    _check_support(cert, x.reshape(N, nR, grids.I.size, 2), grids, common, limits)
+    _check_support(cert, x.reshape(N, nR, grids.I.size, 2), econ, grids, common, limits)
     x2 = (I[None, :] - x1) * R[None, :]  # consumption at t = 2 from the budget at R_k
     return SP3Result(
         econ=econ, x=x, welfare=float(sol.objective), liquidity=float(F @ (x @ c1)),
@@ -384,24 +385,41 @@ def check_rights_prices(cert, econ, grids, P_Delta, pinned):
              f"P_Delta = 1 - R/R_hat in the {int(pinned.sum())} exchanges whose lotteries use both split ends")
 
 
-def _check_support(cert, used, grids, common, limits=None):
-    """A support on the limits of the grids means they may cut off the optimum: the
-    incomes used must lie inside the I range, and with one market the rate inside the R
-    range (with segregated exchanges a type whose demand ignores R may sit anywhere).
-    The limits are the grids' ends, or under refinement how far it may extend them."""
+def _check_support(cert, used, econ, grids, common, limits=None):
+    """``edge.grid.I`` and ``edge.grid.R`` (``edge.grid.p`` for exchanges given as prices):
+    no lottery on an end of the grids that binds (:func:`segex.certificate.add_edge_checks`).
+    The ends are the grids', or under refinement how far it may extend them (``limits`` =
+    (R_lo, R_hi, I_lo, I_hi)). ``used`` (N, n_R, n_I, 2) are the lotteries."""
+    add_edge_checks(cert, support_edges(used, econ, grids, common, limits))
+
+
+def support_edges(used, econ, grids, common, limits=None) -> list:
+    """The lotteries' probability on the ends of grid.I and of the exchanges' grid
+    (:class:`~segex.certificate.GridEdge`). With segregated exchanges a type whose value
+    ignores the rate (Diamond-Dybvig's impatient) may sit on any rate, an end included:
+    its mass there cannot bind."""
     lo_R, hi_R, lo_I, hi_I = limits or (grids.R[0], grids.R[-1], grids.I[0], grids.I[-1])
-    I_used = grids.I[used.sum((0, 1, 3)) > SUPPORT_TOL]
-    edges = int((I_used <= lo_I).sum() + (I_used >= hi_I).sum())
-    names = ["grid.I"] if edges else []
-    if common:
-        R_used = grids.R[used.sum((0, 2, 3)) > SUPPORT_TOL]
-        on_R = int((R_used <= lo_R).sum() + (R_used >= hi_R).sum())
-        if on_R:
-            edges += on_R
-            names.append("grid.R")
-    cert.add("support_interior", edges, 0.0,
-             "the lotteries use no point on the edge of " + ("the grids" if not names else
-                                                             f"{' and '.join(names)}: widen it"))
+    reach = "as far as refinement extends it" if limits else ""
+    out = [GridEdge("grid.I", lo_I, hi_I, edge_mass(grids.I, used.sum((1, 3)), lo_I, hi_I), reach)]
+    on_R = used.sum((2, 3))  # (N, n_R)
+    free = np.zeros(on_R.shape[0], bool) if common else ignores_rate(econ, grids.R)
+    for types, why in ((~free, None), (free, "a type whose value ignores the rate may sit on any rate")):
+        if not types.any():
+            continue
+        mass = edge_mass(grids.R, on_R[types], lo_R, hi_R)
+        part = reach if why is None else "types whose value ignores the rate"
+        if grids.index == "p":  # the same ends, as prices p = 1/R
+            out.append(GridEdge("grid.p", 1 / hi_R, 1 / lo_R, mass[::-1], part, (why, why)))
+        else:
+            out.append(GridEdge("grid.R", lo_R, hi_R, mass, part, (why, why)))
+    return out
+
+
+def ignores_rate(econ, R) -> np.ndarray:
+    """(N,) which types' value at a given income is the same at every rate of ``R``
+    (to 1e-12 relative)."""
+    V = np.array([econ.utility(*demands(econ, 1.0, r)) for r in R])  # (n_R, N)
+    return np.ptp(V, axis=0) <= 1e-12 * (1.0 + np.abs(V).max(axis=0))
 
 
 #: Residuals recomputed from the lotteries; HiGHS's feasibility tolerance is 1e-7 on
@@ -476,7 +494,7 @@ def refine_sp3(econ: LiquidityEconomy, tol: float = 1e-8, exchanges: str = "comm
         I = _follow_rates(econ, grids, used, R, I, n_I, bounds_I)
         # with segregated exchanges a type whose demand ignores R may sit on any rate, an
         # edge included: that does not hold convergence back (cf. _check_support)
-        return LotteryGrids(R=R, I=I), (out_R and exchanges == "common") or out_I
+        return replace(grids, R=R, I=I), (out_R and exchanges == "common") or out_I
 
     return _refine(lambda g: solve_sp3(econ, g, incentives=incentives, exchanges=exchanges, backend=backend,
                                        limits=limits), regrid, grids, tol, max_steps, progress)
@@ -524,7 +542,8 @@ def refine_sp2(econ: LiquidityEconomy, tol: float = 1e-8, c_grid: np.ndarray | N
         # where CRRA utilities would run to -1e15 and past what an LP solver accepts
         return g[(g == 0) | (g >= c_low)], extended
 
-    return _refine(lambda g: solve_sp2(econ, g, backend=backend), regrid, c_grid, tol, max_steps, progress)
+    return _refine(lambda g: solve_sp2(econ, g, backend=backend, limits=bounds[:2]), regrid, c_grid, tol, max_steps,
+                   progress)
 
 
 def _refine(solve_at, regrid, grids, tol, max_steps, progress):
@@ -550,7 +569,8 @@ def _refine(solve_at, regrid, grids, tol, max_steps, progress):
     return res
 
 
-def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend: str = "highs") -> SP2Result:
+def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend: str = "highs",
+              limits=None) -> SP2Result:
     """SP2 (FGT eq. 7): types private, no hidden trades -- a lottery LP over consumption
     bundles (c1, c2) on ``c_grid`` x ``c_grid`` per reported type, with truth-telling
     rows on the bundles themselves (a deviator consumes what it is given). SP1 >= SP2 >=
@@ -560,7 +580,8 @@ def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend:
     patient bundle (0, c2) for the impatient) is closed to that type (upper bound 0) and
     enters its truth-telling rows at its lowest finite utility on the grid: conservative,
     since the true deviation is worse, and it keeps the rows finite. Bundles no type can
-    value are dropped."""
+    value are dropped. ``limits`` = (c_lo, c_hi) for the certificate's ``edge.grid.c``
+    (default: the grid's ends; under refinement how far it may extend them)."""
     c_grid = consumption_grid(econ) if c_grid is None else np.asarray(c_grid, float)
     c1, c2 = (a.ravel() for a in np.meshgrid(c_grid, c_grid, indexing="ij"))
     V = econ.utility(c1[None, :], c2[None, :])
@@ -586,6 +607,11 @@ def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend:
     cert = Certificate()
     lp_checks(cert, lp, sol.x, sol.row_dual)
     economic_checks(cert, econ, x, pairs, Vic, cost)
+    lo, hi = limits or (c_grid[0], c_grid[-1])
+    add_edge_checks(cert, [GridEdge("grid.c", lo, hi, (edge_mass(np.minimum(c1, c2), x, lo, hi)[0],
+                                                       edge_mass(np.maximum(c1, c2), x, lo, hi)[1]),
+                                    "as far as refinement extends it" if limits else "",
+                                    ("c >= 0" if lo <= 0 else None, None))])
     return SP2Result(econ=econ, x=x, welfare=float(sol.objective), liquidity=float(F @ (x @ c1)), c1=x @ c1,
                      c2=x @ c2, ic_dual=truth_telling_multipliers(sol.row_dual, b.row_blocks.get("ic"), pairs, N),
                      lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3=ce3(econ),
