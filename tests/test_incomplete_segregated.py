@@ -108,15 +108,16 @@ def test_cli_json_keys_and_check(tmp_path, capsys):
     assert "segregated: passed" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_tol_refines_the_grid_file_onto_its_support(capsys):
     """--tol: the refinement path is reported under lp.refinement, its accuracy (last move
     of the allocation, family and t=0 spacings) is at most tol, and the answer certifies."""
-    assert main(["solve", str(GRID), "--tol", "1e-4", "--json", "--quiet", "--concept", "segregated"]) == 0
+    assert main(["solve", str(GRID), "--tol", "1e-3", "--json", "--quiet", "--concept", "segregated"]) == 0
     d = json.loads(capsys.readouterr().out)
     ref = d["lp"]["refinement"]
-    assert ref["converged"] and ref["accuracy"] <= 1e-4 and len(ref["steps"]) >= 2
+    assert ref["converged"] and ref["accuracy"] <= 1e-3 and len(ref["steps"]) >= 2
     assert d["certificate"]["segregated.refinement.accuracy"]["passed"]
-    assert ref["steps"][-1]["family_spacing"] <= 1e-4
+    assert ref["steps"][-1]["family_spacing"] <= 1e-3
     assert set(d["segregated"]) == {"p0", "Q", "types", "exchanges", "weights", "welfare"}  # keys unchanged
 
 
@@ -128,8 +129,8 @@ def test_tol_that_is_not_reached_is_a_failed_check():
 
     econ = IncompleteMarketsEconomy.create([0.5, 0.5], [2.0, 2.0], ENDOW, [0.5, 0.5], [[1.0, 1.0]])
     res = solve_to_tolerance(econ, 1e-6, grid_specs={"c": {"n": 201}, "p": {"n": 5}, "theta": {"n": 5},
-                                                      "family": {"n": 9}})
-    assert not res.lp["refinement"]["converged"]
+                                                      "family": {"n": 9}}, max_steps=4)
+    assert not res.lp["refinement"]["converged"] and len(res.lp["refinement"]["steps"]) == 4
     assert "refinement.accuracy" in res.certificate.failed()
 
 

@@ -47,6 +47,10 @@ N_ZOOM_C = 21
 #: family of the finest scale alone then has nothing between its patches and the coarse
 #: cover but mixtures far apart.
 LEVELS = 3
+#: The finest accuracy an allocation read from HiGHS carries: its feasibility and optimality
+#: tolerances are 1e-9 on problems scaled to O(1), and probabilities that close to the
+#: tolerance move expected holdings by 10x that.
+RESOLUTION = 1e-8
 #: Most refinement steps before giving up (the family's spacing falls at least 2x a step).
 MAX_STEPS = 30
 #: A grid point or exchange is in the support when a lottery puts this much probability
@@ -64,14 +68,15 @@ def refine_n(econ: IncompleteMarketsEconomy) -> int:
 
 
 def solve_to_tolerance(econ: IncompleteMarketsEconomy, tol: float, grid_specs=None, weights=None,
-                       backend: str = "highs", progress: bool = False):
+                       backend: str = "highs", progress: bool = False, max_steps: int = MAX_STEPS):
     """Definition 5's equilibrium (or the Pareto program at ``weights``) refined until its
     accuracy (module docstring) is at most ``tol``. The first step solves the ``[grid]``
     file's grids. Returns the last step's :class:`.segregated.SegregatedResult` with
     ``lp["refinement"]`` = {tol, accuracy, converged, steps: [{step, rows, cols,
     family_spacing, p0, theta, lps, build_s, solve_s, certified, change}]} (``lp``'s
     build_s, solve_s and lps are the whole path's) and a ``refinement.accuracy`` check in
-    its certificate. A file that turns the family off (``grid.family.n = 0``) keeps it off."""
+    its certificate; at most ``max_steps`` steps. A file that turns the family off
+    (``grid.family.n = 0``) keeps it off."""
     from .segregated import initial_grids, solve_on
 
     grids, start = initial_grids(econ, grid_specs)
@@ -97,14 +102,18 @@ def solve_to_tolerance(econ: IncompleteMarketsEconomy, tol: float, grid_specs=No
         return regrid_support(res, g, n, grids)
 
     report = (lambda row: print(_line(row), file=sys.stderr, flush=True)) if progress else None
-    res, steps, acc = refine(solve_at, regrid, grids, tol, accuracy, record=record, max_steps=MAX_STEPS,
+    if tol < RESOLUTION:  # no grid reaches it: the first step's answer, said so
+        max_steps = 1
+        failed.append(f"tol {tol:.3g} is below the LP's resolution {RESOLUTION:.0e}; not refined")
+    res, steps, acc = refine(solve_at, regrid, grids, tol, accuracy, record=record, max_steps=max_steps,
                              progress=report)
     if len(steps) == 1:  # one step gives no move to measure: its spacings are all we know
         acc = steps[0]["change"] = float(grid_spacing(res))
     for key in ("build_s", "solve_s", "lps"):  # the whole path's, not the last step's
         res.lp[key] = sum(st[key] for st in steps)
     res.lp["refinement"] = {"tol": tol, "accuracy": acc, "converged": bool(acc <= tol), "steps": steps}
-    why = f"; step {len(steps)} failed ({failed[0]}), the last solved step is reported" if failed else ""
+    why = f"; {failed[0]}" if tol < RESOLUTION else (
+        f"; step {len(steps)} failed ({failed[0]}), the last solved step is reported" if failed else "")
     res.certificate.add("refinement.accuracy", acc, tol,
                         f"after {len(steps)} steps: the allocation's last move and the family and t=0 grid "
                         f"spacings at the support (--tol){why}")

@@ -18,8 +18,10 @@
     c = { n = 61 }                            # t=0 consumption of each good (geometric)
     p = { min = 0.2, max = 2.0, n = 15 }      # exchanges' spot prices, per state (or one table per state)
     theta = { min = -1.0, max = 1.0, n = 31 } # holdings, per security (or one table per security)
-    family = { radius = 0.5, n = 41 }         # exchanges clearing with everybody in them, around
-                                              # Definition 4's holdings (n = 0: none)
+    family = { radius = 0.5, n = 41, composition_radius = 1.0, composition_n = 5 }
+                                              # exchanges clearing with their traders in them,
+                                              # around Definition 4's holdings and the
+                                              # population's composition (n = 0: none)
 
     [solve]
     concepts = ["externality", "segregated"]
@@ -69,7 +71,7 @@ def parse(data: dict, name: str, path: str | None) -> RunSpec:
     for key, spec in grid.items():
         if key == "family":
             if not isinstance(spec, dict):
-                raise SpecError("grid.family", f"must be a table {{radius, n}}, got {v.type_name(spec)}")
+                raise SpecError("grid.family", f"must be a table {{radius, n, composition_radius, composition_n}}, got {v.type_name(spec)}")
             continue  # checked by grids.family_spec
         if isinstance(spec, list) and spec and all(isinstance(s, (dict, list)) for s in spec):
             for i, sub in enumerate(spec):
