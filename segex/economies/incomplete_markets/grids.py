@@ -95,9 +95,8 @@ class MarketGrids:
     family: ClearingFamily = None
 
     def __post_init__(self):
-        if self.family is None:
-            H = 0
-            object.__setattr__(self, "family", ClearingFamily.empty(H, len(self.theta), len(self.p)))
+        if self.family is None:  # no family (its type axis then has length 0)
+            object.__setattr__(self, "family", ClearingFamily.empty(0, len(self.theta), len(self.p)))
 
     @property
     def family_p(self) -> np.ndarray:
