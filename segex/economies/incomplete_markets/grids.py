@@ -177,8 +177,8 @@ def family_spec(spec, econ: IncompleteMarketsEconomy) -> dict:
     deviations from the population's, in log ratios of the types' shares (default 1: each
     type's share relative to the last type's from 1/e to e times the population's) and
     points per ratio (default 5 with two types, 3 with more; 1: the population's only).
-    Default n: 41 for one free holding, fewer as (H-1) J grows so the family stays near
-    2,000 exchanges."""
+    Default n: 41 for one free holding, fewer as (H-1) J grows so the family stays below
+    about 2,000 exchanges."""
     d_theta, d_comp = (econ.H - 1) * econ.J, econ.H - 1
     spec = dict(spec or {})
     unknown = set(spec) - {"radius", "n", "composition_radius", "composition_n"}
@@ -187,7 +187,7 @@ def family_spec(spec, econ: IncompleteMarketsEconomy) -> dict:
                                                               "and composition_n")
     comp_n = spec.get("composition_n", 5 if d_comp == 1 else 3)
     _family_count("grid.family.composition_n", comp_n, 1)
-    n_default = 0 if d_theta == 0 else max(3, int(round((2000 / comp_n ** d_comp) ** (1.0 / d_theta))) | 1)
+    n_default = 0 if d_theta == 0 else _odd_at_most((2000 / comp_n ** d_comp) ** (1.0 / d_theta))
     n = spec.get("n", min(n_default, 41))
     _family_count("grid.family.n", n, 0)
     out = {"n": n, "composition_n": comp_n}
@@ -198,6 +198,12 @@ def family_spec(spec, econ: IncompleteMarketsEconomy) -> dict:
             raise SpecError(f"grid.family.{key}", f"must be a positive number ({unit}), got {r!r}")
         out[key] = float(r)
     return out
+
+
+def _odd_at_most(x: float) -> int:
+    """The largest odd integer <= x, at least 3 (a family with a centre and both sides)."""
+    n = int(np.floor(x + 1e-9))
+    return max(3, n if n % 2 else n - 1)
 
 
 def _family_count(name: str, n, least: int) -> None:
