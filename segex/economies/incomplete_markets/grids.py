@@ -116,8 +116,27 @@ class MarketGrids:
     @property
     def exchanges(self) -> np.ndarray:
         """(n_exchanges, S) every spot-price vector: the states' grids' product (C order),
-        then the clearing family."""
-        return np.vstack([_product(self.p), self.family.p])
+        then the clearing family's distinct ones (:meth:`family_exchange`)."""
+        return np.vstack([_product(self.p), self._family_prices()[0]])
+
+    @property
+    def family_exchange(self) -> np.ndarray:
+        """(k,) the exchange of each family member. An exchange is its spot prices
+        (Definition 5): members with the same prices -- with identical homothetic
+        preferences every member at one composition -- are one exchange, whose securities
+        and rights clear over all its traders together."""
+        return self.n_product + self._family_prices()[1]
+
+    def _family_prices(self) -> tuple[np.ndarray, np.ndarray]:
+        """The family's distinct price vectors (first-seen order) and each member's index."""
+        P = self.family.p
+        if not P.shape[0]:
+            return P, np.zeros(0, int)
+        _, first, inverse = np.unique(np.round(P, 12), axis=0, return_index=True, return_inverse=True)
+        order = np.argsort(first)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        return P[first[order]], rank[inverse.ravel()]
 
     @property
     def holdings(self) -> np.ndarray:

@@ -64,6 +64,7 @@ class TypeBundles:
     consumption, right to trade and utility; ``util`` is beta sum_s pi_s u_s."""
 
     exchange: np.ndarray
+    member: np.ndarray  # (n,) the clearing family's member behind the bundle, -1 for the product grid
     theta: np.ndarray  # (n, J)
     c1: np.ndarray  # (n, S)
     c2: np.ndarray  # (n, S)
@@ -71,17 +72,20 @@ class TypeBundles:
     util: np.ndarray  # (n,)
 
 
-def bundles_at(econ: IncompleteMarketsEconomy, grids: MarketGrids, h: int, exchange, theta) -> TypeBundles:
-    """Type h's bundles (exchange index, portfolio) -- those with positive wealth in every
-    state; the others cannot be afforded at any price and are dropped."""
+def bundles_at(econ: IncompleteMarketsEconomy, grids: MarketGrids, h: int, exchange, theta,
+               member=None) -> TypeBundles:
+    """Type h's bundles (exchange index, portfolio; ``member``: the family member behind
+    each, -1 or None for the product grid) -- those with positive wealth in every state; the
+    others cannot be afforded at any price and are dropped."""
     exchange, theta = np.asarray(exchange, int), np.atleast_2d(np.asarray(theta, float))
+    member = np.full(exchange.size, -1) if member is None else np.asarray(member, int)
     P = grids.exchanges[exchange]
     n = exchange.size
     c1, c2, delta, v = (np.empty((n, econ.S)) for _ in range(4))
     for s in range(econ.S):
         c1[:, s], c2[:, s], delta[:, s], v[:, s] = econ.spot(h, s, theta, P[:, s])
     ok = np.all(np.isfinite(v), axis=1)
-    return TypeBundles(exchange=exchange[ok], theta=theta[ok], c1=c1[ok], c2=c2[ok], delta=delta[ok],
+    return TypeBundles(exchange=exchange[ok], member=member[ok], theta=theta[ok], c1=c1[ok], c2=c2[ok], delta=delta[ok],
                        util=econ.beta * (v[ok] @ econ.prob))
 
 
@@ -94,10 +98,10 @@ def type_bundles(econ: IncompleteMarketsEconomy, grids: MarketGrids, h: int) -> 
     # security at a time: without them a type could not adjust its holdings there, and the
     # exchange's Q would only be pinned to an interval
     dev = np.concatenate([np.zeros((1, econ.J)), np.kron(np.eye(econ.J), FAMILY_DEVIATIONS[:, None]).reshape(-1, econ.J)])
-    fam = grids.n_product + np.arange(k)
-    ex = [np.repeat(np.arange(E), T.shape[0]), np.repeat(fam, dev.shape[0])]
+    ex = [np.repeat(np.arange(E), T.shape[0]), np.repeat(grids.family_exchange, dev.shape[0])]
     th = [np.tile(T, (E, 1)), (grids.family_theta[:, h, None, :] + dev[None, :, :]).reshape(-1, econ.J)]
-    return bundles_at(econ, grids, h, np.concatenate(ex), np.concatenate(th))
+    member = np.concatenate([np.full(E * T.shape[0], -1), np.repeat(np.arange(k), dev.shape[0])])
+    return bundles_at(econ, grids, h, np.concatenate(ex), np.concatenate(th), member)
 
 
 @dataclass

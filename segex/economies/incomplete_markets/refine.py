@@ -133,7 +133,7 @@ def regrid_support(res, g: MarketGrids, n: int, base: MarketGrids) -> tuple[Mark
     if not n or not len(fam):  # no family: only the t = 0 grids are refined
         return replace(g, c0=c0), False
     mass = res.masses().sum(axis=0)
-    active = np.nonzero(mass[g.n_product:] > USED)[0]
+    active = np.nonzero(member_mass(res) > USED)[0]
     n_axes = (n, n if (fam.n[:, 1] > 1).any() else 1)  # a file's fixed composition stays fixed
     level = int(fam.level.max()) + 1
     if active.size == 0:
@@ -195,10 +195,21 @@ def grid_spacing(res) -> float:
     return out
 
 
+def member_mass(res) -> np.ndarray:
+    """(k,) population mass trading through each member of the clearing family."""
+    prog, k = res.program, len(res.grids.family)
+    out = np.zeros(k)
+    for h, tb in enumerate(prog.bundles):
+        fam = tb.member >= 0
+        x1 = res.x[prog.blocks[h, "x1"].slice]
+        out += np.bincount(tb.member[fam], res.econ.share[h] * x1[fam], minlength=k)
+    return out
+
+
 def family_spacing(res) -> float:
     """The largest spacing of the family's patches around its active members (0: none)."""
     g = res.grids
-    active = res.masses().sum(axis=0)[g.n_product:] > USED
+    active = member_mass(res) > USED
     return float(g.family.spacing[active].max()) if active.any() else 0.0
 
 

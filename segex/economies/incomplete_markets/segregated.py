@@ -326,7 +326,7 @@ def support_edges(res: SegregatedResult) -> list:
                          for h, tb in enumerate(prog.bundles)])
         out.append(GridEdge("grid.theta", t[0], t[-1], tuple(mass.max(0)), f"security {j + 1}"))
     if len(g.family):
-        edge = max(float(x1[h][~prod[h]][g.family.edge[tb.exchange[~prod[h]] - g.n_product]].sum())
+        edge = max(float(x1[h][~prod[h]][g.family.edge[tb.member[~prod[h]]]].sum())
                    for h, tb in enumerate(prog.bundles))
         out.append(GridEdge("grid.family", 0.0, float(g.family.radius[:, 0].max()), (0.0, edge),
                             "radius or composition_radius"))
