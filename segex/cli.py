@@ -1,4 +1,6 @@
-"""Command line: ``segex [--debug] solve FILE [--json] [--out FILE.nc] [--backend B] [--concept C ...] [--quiet]``.
+"""Command line: ``segex [--debug] solve FILE [--json] [--out FILE.nc] [--backend B] [--concept C ...] [--quiet]``;
+``segex check FILE.nc``; ``segex sweep``; ``segex new [ECONOMY]`` (a commented starter grid file on
+stdout); ``segex plot FILE.nc [--out-dir DIR]`` (the economy's standard figures as PNGs).
 
 Loads a TOML grid file (:mod:`segex.io.config`), computes each requested solution concept
 and reports it. Thin by design: all modelling lives in the economy modules.
@@ -119,7 +121,18 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--json", action="store_true", help="print a JSON summary")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
     _solve_options(w)
-    for command in (s, c, w):  # --debug after the command too; SUPPRESS keeps one given before it
+    n = sub.add_parser("new", help="print a commented starter grid file for an economy",
+                       description="Print a commented starter grid file for ECONOMY on stdout (segex new ECONOMY > "
+                                   "my.toml); every key with what it means, its units and its default. Without "
+                                   "ECONOMY: list the registered economies.")
+    n.add_argument("economy", metavar="ECONOMY", nargs="?", help="registered economy name (omit to list them)")
+    g = sub.add_parser("plot", help="draw the standard figures of a result file written by segex solve --out",
+                       description="Draw the economy's standard figures of FILE.nc (fee schedules and assignments) "
+                                   "as PNG files named <stem>_<figure>.png, and print their paths one per line.")
+    g.add_argument("file", metavar="FILE.nc", help="a netCDF file written by segex solve --out")
+    g.add_argument("--out-dir", metavar="DIR", dest="out_dir",
+                   help="directory for the PNG files (default: the directory of FILE.nc)")
+    for command in (s, c, w, n, g):  # --debug after the command too; SUPPRESS keeps one given before it
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return p
 
@@ -190,7 +203,11 @@ def _run(args) -> int:
         return _sweep(args)
     if args.command == "check":
         return _check(args)
-    raise _UsageError("choose a command: solve, check or sweep (see 'segex --help')")
+    if args.command == "new":
+        return _new(args)
+    if args.command == "plot":
+        return _plot(args)
+    raise _UsageError("choose a command: solve, check, sweep, new or plot (see 'segex --help')")
 
 
 def _traceback(debug: bool) -> None:
@@ -282,6 +299,54 @@ def _check(args) -> int:
         for group, cert in certs.items():
             print(f"{group}: {_cert_line(cert).removeprefix('certificate: ')} ({len(cert.checks)} checks)")
     return 0 if passed else 1
+
+
+def _new(args) -> int:
+    from .registry import economies
+
+    found = economies()
+    if args.economy is None:
+        for name, e in found.items():
+            print(f"{name} -- {e.summary}")
+        return 0
+    if args.economy not in found:
+        raise _UsageError(f"unknown economy {args.economy!r}; registered: {', '.join(found)}")
+    text = found[args.economy].starter_text()
+    if text is None:
+        example = found[args.economy].example
+        hint = f"; start from its example {example}" if example else ""
+        raise _UsageError(f"economy {args.economy!r} ships no starter file{hint}")
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _plot(args) -> int:
+    from .io.store import read_netcdf, read_root
+    from .registry import economies
+
+    root = read_root(args.file)
+    name = root.get("economy")
+    if not name:
+        raise _UsageError(f"{args.file}: no 'economy' attribute; give a file written by segex solve --out")
+    found = economies()
+    if name not in found:
+        raise _UsageError(f"{args.file}: economy {name!r} is not registered here; registered: {', '.join(found)}")
+    plot = found[name].plotter()
+    if plot is None:
+        raise _UsageError(f"{args.file}: the {name} economy defines no figures; open the file with segex.open "
+                          "and plot its datasets yourself")
+    out_dir = Path(args.out_dir) if args.out_dir else Path(args.file).resolve().parent
+    if not out_dir.is_dir():
+        raise _UsageError(f"--out-dir: directory {out_dir} does not exist; create it or choose another")
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise _UsageError(f"--out-dir: cannot write in {out_dir} (permission denied); choose another directory")
+    paths = plot(read_netcdf(args.file), out_dir, stem=Path(args.file).stem)
+    if not paths:
+        raise _UsageError(f"{args.file}: none of its concepts ({', '.join(read_netcdf(args.file))}) has a figure "
+                          f"in the {name} economy; solve a concept with exchanges (see 'segex new {name}')")
+    for path in paths:
+        print(path)
+    return 0
 
 
 def _sweep(args) -> int:

@@ -23,7 +23,14 @@ costs nothing and an economy's solvers load only when it is solved. The signatur
 * a concept's ``solve(spec: RunSpec, options: SolveOptions, concept: str, progress: bool) -> Result``
   (one function may serve several concepts);
 * ``recheck(spec: RunSpec, ds: xarray.Dataset, concept: str) -> Certificate`` -- the
-  concept's checks recomputed from a saved result, without the solver.
+  concept's checks recomputed from a saved result, without the solver;
+* ``plot(datasets: dict[str, xarray.Dataset], out_dir: Path, stem: str) -> list[Path]`` --
+  optional (``segex plot``): the economy's standard figures of a saved result (its concepts'
+  datasets by name), one PNG per figure named ``<stem>_<figure>.png``; matplotlib is imported
+  inside it, with the Agg backend.
+
+``starter`` (optional, ``segex new``): a commented starter grid file, ``"package:file.toml"``
+shipped as package data, or the text itself.
 
 A :class:`Result` (every concept of every economy) has ``certificate``, ``lp`` (a dict of
 the main LP's sizes and times, or None), ``to_dict()`` (the JSON object under the concept's
@@ -101,6 +108,8 @@ class Economy:
     sweep_defaults: dict = field(default_factory=dict)
     main_lp: tuple[str, ...] = ()
     example: str = ""
+    starter: str = ""
+    plot: str | Callable | None = None
 
     @property
     def concept_names(self) -> tuple[str, ...]:
@@ -124,6 +133,23 @@ class Economy:
 
     def rechecker(self) -> Callable | None:
         return resolve(self.recheck) if self.recheck is not None else None
+
+    def starter_text(self) -> str | None:
+        """The commented starter grid file (``segex new``): ``starter`` is ``"package:file"``
+        (a file shipped inside the package, read with :mod:`importlib.resources`) or the text
+        itself (anything holding a newline); None when the economy has none."""
+        if not self.starter:
+            return None
+        if "\n" in self.starter:
+            return self.starter
+        from importlib.resources import files
+
+        package, _, name = self.starter.partition(":")
+        return files(package).joinpath(name).read_text(encoding="utf-8")
+
+    def plotter(self) -> Callable | None:
+        """The economy's ``plot(datasets, out_dir) -> [png paths]`` (``segex plot``), or None."""
+        return resolve(self.plot) if self.plot is not None else None
 
 
 _REGISTRY: dict[str, Economy] = {}

@@ -20,6 +20,8 @@ register(Economy(
                 "Program 2 with segregated exchanges and its equilibrium without transfers (Negishi)"),
     ),
     recheck=f"{_HERE}.recheck:recheck",
+    starter=f"{_HERE}:starter.toml",
+    plot=f"{_HERE}.plot:plot",
     grids=f"{_HERE}.spec:build_grids",
     options={"weights": f"{_HERE}.spec:weights", "method": f"{_HERE}.spec:method"},
     sweep_defaults={"solve.weights": lambda raw: [1.0] * len(raw.get("types", []))},

@@ -23,6 +23,8 @@ register(Economy(
                 "segregated exchanges by spot-price vector with priced rights (Definition 5), lottery LP + Negishi"),
     ),
     recheck=f"{_HERE}.recheck:recheck",
+    starter=f"{_HERE}:starter.toml",
+    plot=f"{_HERE}.plot:plot",
     grids=f"{_HERE}.spec:build_grids",
     options={"weights": f"{_HERE}.spec:weights"},
     sweep_defaults={"solve.weights": lambda raw: [1.0] * len(raw.get("types", []))},

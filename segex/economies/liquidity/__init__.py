@@ -28,7 +28,8 @@ def _economy(name, summary, parse, concepts, default, example):
     return Economy(name=name, summary=summary, parse=f"{_HERE}.spec:{parse}",
                    concepts=tuple(Concept(c, _SOLVE, _SUMMARY[c]) for c in concepts), default_concepts=default,
                    recheck=f"{_HERE}.recheck:recheck", grids=f"{_HERE}.spec:build_grids",
-                   main_lp=("segregated", "SP3", "SP2"), example=example)
+                   main_lp=("segregated", "SP3", "SP2"), example=example,
+                   starter=f"{_HERE}:starter_{name}.toml", plot=f"{_HERE}.plot:plot")
 
 
 register(_economy("liquidity", "Farhi-Golosov-Tsyvinski: liquidity regulation with hidden types and hidden trades",
