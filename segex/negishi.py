@@ -153,6 +153,7 @@ class LevelSolution:
     x: np.ndarray
     pool: list
     residual: np.ndarray  # (H,) budget residual T/w of x at the point's prices
+    at_start: bool = False  # the starting guess, balanced by its prices alone (x is its LP vertex)
 
 
 #: SEGEX_DEBUG=1 traces the end-game on stderr
@@ -173,9 +174,9 @@ class NegishiSearch:
     """Nested Negishi search over an economy-provided oracle.
 
     The oracle has ``H``, ``alpha`` and: ``evaluate(weights) -> NegishiPoint`` (an LP
-    solve), ``balance(point, support, penalize) -> (x, point)`` (face LPs: mix
-    allocations at the point's prices, and if needed move prices within the optimal
-    dual face), ``residual(x, point) -> (H,)`` budgets T/w at the point's prices, and
+    solve), ``balance(point, support, penalize, keep_allocation=False) -> (x, point)``
+    (face LPs: mix allocations at the point's prices, and if needed -- or only, with
+    ``keep_allocation`` -- move prices within the optimal dual face), ``residual(x, point) -> (H,)`` budgets T/w at the point's prices, and
     ``utilities(x) -> (H,)`` expected utilities.
     """
 
@@ -420,9 +421,9 @@ class PermutedOracle:
     def evaluate(self, weights):
         return self.up(self.o.evaluate(np.asarray(weights, float)[self.inv]))
 
-    def balance(self, pt, support=(), penalize=None):
+    def balance(self, pt, support=(), penalize=None, **kw):
         pen = None if penalize is None else np.asarray(penalize)[self.inv]
-        x, p2 = self.o.balance(self.down(pt), support, pen)
+        x, p2 = self.o.balance(self.down(pt), support, pen, **kw)
         return x, self.up(p2)
 
     def residual(self, x, pt):
@@ -430,6 +431,58 @@ class PermutedOracle:
 
     def utilities(self, x):
         return self.o.utilities(x)[self.perm]
+
+
+#: a starting guess is accepted when a supporting price system balances every budget to
+#: this (relative to wealth): half the certificate's budget check (1e-7). The face LP's
+#: prices support the solver's allocation only to its tolerances (reduced costs within
+#: 1e-9 of max |c|), which bounds how exactly they balance budgets (measured 1.6e-8 on KT
+#: 2.2 with identical CRRA), so the search's own target (BUDGET_TOL) is out of reach there
+START_BUDGET_TOL = 5e-8
+
+
+def _balanced_start(oracle, weights0, progress=None):
+    """``weights0`` is the equilibrium if its allocation's budgets balance at *some* price
+    system supporting it (the face LPs, :meth:`oracle.balance`): on a degenerate lottery LP
+    the transfer at given weights is a set (one per optimal dual), an equilibrium is
+    weights at which that set holds zero, and the duals the solver happens to return may
+    miss it -- then the search would leave an equilibrium it started on. Returns
+    (solution, trace), or the point evaluated at ``weights0`` when it is not one."""
+    trace = NegishiTrace()
+    pt = oracle.evaluate(np.asarray(weights0, float))
+    pt.u = np.log(pt.weights[1:] / pt.weights[0])
+    trace.points.append(pt)
+    x0 = pt.state.sol.x
+    if pt.residual <= START_BUDGET_TOL:
+        return LevelSolution(pt, x0, [x0], oracle.residual(x0, pt), at_start=True), trace
+    # first the vertex at other prices; then (near-ties: the vertex is one of several
+    # optimal allocations to the solver's tolerance) allocations mixed on the face too
+    for keep in (True, False):
+        x, p2 = oracle.balance(pt, [x0], np.ones(oracle.H, bool), keep_allocation=keep)
+        p2.u = pt.u
+        r = oracle.residual(x, p2)
+        if np.abs(r).max() <= START_BUDGET_TOL:
+            return LevelSolution(p2, x, [x0, x], r, at_start=keep), trace
+    return pt
+
+
+class _FirstSolve:
+    """The oracle, with the starting point's LP solve served as the search's first
+    evaluation (a second solve at the same weights, warm, can return another optimal
+    vertex of a degenerate LP and send the search down another path than a cold start)."""
+
+    def __init__(self, oracle, pt: NegishiPoint):
+        self.o, self.pt = oracle, pt
+        self.H, self.alpha = oracle.H, oracle.alpha
+
+    def __getattr__(self, name):
+        return getattr(self.o, name)
+
+    def evaluate(self, weights):
+        pt, self.pt = self.pt, None
+        if pt is not None and np.allclose(weights, pt.weights, rtol=1e-12, atol=0.0):
+            return pt
+        return self.o.evaluate(weights)
 
 
 def _search_once(oracle, progress, weights0, kw):
@@ -452,6 +505,11 @@ def negishi(oracle, progress=None, weights0=None, **kw) -> tuple[LevelSolution, 
     balanced in each cyclically shifted order (:class:`PermutedOracle`); the best
     answer is returned in the original labelling.
     """
+    if weights0 is not None:
+        start = _balanced_start(oracle, weights0, progress)
+        if isinstance(start, tuple):
+            return start
+        oracle = _FirstSolve(oracle, start)
     sol, search = _search_once(oracle, progress, weights0, dict(kw))
     trace, H = search.trace, oracle.H
     tol = kw.get("budget_tol", BUDGET_TOL)

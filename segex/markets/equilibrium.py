@@ -34,6 +34,9 @@ from .planner import PlannerLP
 
 #: Relative reduced cost (of max |c|) within which a column counts as optimal at a point.
 FACE_EPS = 1e-9
+#: a bundle's reduced cost may be this far below zero (relative to max |c|) at a supporting
+#: price system: HiGHS's dual feasibility tolerance
+DUAL_SLACK = 1e-9
 
 
 @dataclass
@@ -93,11 +96,14 @@ class PlannerOracle:
     def pricer(self):
         return self._pricer
 
-    def balance(self, pt, support=(), penalize=None):
+    def balance(self, pt, support=(), penalize=None, keep_allocation=False):
         """Mix on the primal optimal face at the point's prices; if budgets still do not
-        balance, move the prices within the dual optimal face (module docstring).
-        Returns (x, point with the prices used)."""
-        x = balance_on_face(self.planner, pt, self.backend, penalize=penalize, least_trade=False)
+        balance, move the prices within the dual optimal face (module docstring). With
+        ``keep_allocation`` only the prices move. Returns (x, point with the prices used)."""
+        if keep_allocation:
+            x = pt.state.sol.x
+        else:
+            x = balance_on_face(self.planner, pt, self.backend, penalize=penalize, least_trade=False)
         pen = np.ones(self.H, bool) if penalize is None else np.asarray(penalize, bool)
         r = self.residual(x, pt)
         if np.abs(r[pen]).max() <= 1e-12:
@@ -172,7 +178,11 @@ def supporting_duals(planner: PlannerLP, x, y0, extra, z_cost, backend: str, pri
     c = lp.c
     scale = max(1.0, np.abs(c).max())
     eq = x > 1e-12
-    active = eq | (c - lp.A.T @ y0 >= -1e-3 * scale)
+    rc0 = c - lp.A.T @ y0
+    # rows exact to the last digit can be inconsistent by rounding (presolve then calls
+    # the face infeasible): each holds to the solver's dual feasibility tolerance
+    feas = DUAL_SLACK * scale
+    active = eq | (rc0 >= -1e-3 * scale)
     E, e_lo, e_hi = extra
     extra_A, extra_c = [], []
     for _ in range(rounds):
@@ -183,14 +193,14 @@ def supporting_duals(planner: PlannerLP, x, y0, extra, z_cost, backend: str, pri
         M = sp.vstack([sp.hstack([At, sp.csr_matrix((At.shape[0], q))]), E]).tocsc()
         dual_lp = LP(c=np.concatenate([np.zeros(m), z_cost]), A=M,
                      col_lb=np.concatenate([np.full(m, -np.inf), np.zeros(q)]), col_ub=np.full(m + q, np.inf),
-                     row_lb=np.concatenate([ce, e_lo]), row_ub=np.concatenate([np.where(eqs, ce, np.inf), e_hi]),
+                     row_lb=np.concatenate([ce - feas, e_lo]),
+                     row_ub=np.concatenate([np.where(eqs, ce + feas, np.inf), e_hi]),
                      col_blocks={}, row_blocks={})
-        try:
-            y = solve(dual_lp, backend=backend).x[:m]
-        except SolveError as err:
-            reraise_limit(err)
+        y = _solve_face(dual_lp, backend)
+        if y is None:
             return None
-        viol = c - lp.A.T @ y > 1e-9 * scale
+        y = y[:m]
+        viol = c - lp.A.T @ y > max(1e-9 * scale, feas)
         grew = bool(np.any(viol & ~active))
         active |= viol
         if pricer is not None:
@@ -203,6 +213,19 @@ def supporting_duals(planner: PlannerLP, x, y0, extra, z_cost, backend: str, pri
                     grew = True
         if not grew:
             return y
+    return None
+
+
+def _solve_face(lp: LP, backend: str):
+    """A face LP's solution, or None. HiGHS's presolve has been seen to call a feasible
+    face infeasible (its rows hold only to tolerances): it is then solved again without."""
+    for opts in ({}, {"presolve": "off"}) if backend == "highs" else ({},):
+        try:
+            return solve(lp, backend=backend, **opts).x
+        except SolveError as err:
+            reraise_limit(err)
+            if err.status != "infeasible":
+                return None
     return None
 
 
@@ -230,28 +253,60 @@ def rebalance_prices(oracle: PlannerOracle, x, pt, penalize, rounds: int = 12):
 
 
 def least_fee_prices(oracle: PlannerOracle, x, pt, rows: np.ndarray, hold=(), rounds: int = 20):
-    """Among the price systems supporting x (:func:`supporting_duals`) with the numeraire's
-    dual, the duals of the ``hold`` rows (resources) and every type's transfer T^h held at
-    the point's, the one with the least sum of |y_r| over ``rows`` (the rights to trade).
+    """Among the price systems supporting x (:func:`supporting_duals`) with the duals of
+    the ``hold`` rows held at the point's and every type's transfer T^h between the
+    point's and zero,
+    the one with the least sum of |y_r| over the ``rows`` (the rights to trade) that x
+    trades in; then, those held, the least over the others (inactive exchanges, whose
+    fees only keep types out).
 
     Lottery LPs are degenerate: an exchange's fee is one point of an interval and the
     solver may return any point of it. This selection is reproducible and reports zero
-    fees wherever zero fees support the allocation, otherwise the smallest that do.
-    Returns a NegishiPoint, or the point itself when the LP fails (its prices support x)."""
+    fees wherever zero fees support the allocation, otherwise the smallest that do; an
+    inactive exchange's deterrent fees never buy an active one's a larger fee.
+    Returns a NegishiPoint, or the point itself when an LP fails (its prices support x)."""
+    planner = oracle.planner
+    m = planner.lp.A.shape[0]
+    rows = np.asarray(rows, int)
+    y0 = pt.state.sol.row_dual
+    held = np.unique(np.asarray(hold, int))
+    B, rhs = planner.budget_rows(x)
+    # every transfer between the point's and zero (budgets balanced), the held prices kept
+    tb = B @ y0
+    fixed, lo, hi = sp.vstack([B, _picker(held, m)]).tocsr(), np.minimum(tb, rhs), np.maximum(tb, rhs)
+    lo, hi = np.concatenate([lo, y0[held]]), np.concatenate([hi, y0[held]])
+    traded = np.asarray(abs(planner.lp.A[rows]) @ (x > 1e-12)).ravel() > 0
+    y = y0
+    for stage in (rows[traded], rows[~traded]):
+        if not stage.size:
+            continue
+        y = _least_abs(oracle, x, y, stage, (fixed, lo, hi), rounds)
+        if y is None:
+            return pt
+        fixed = sp.vstack([fixed, _picker(stage, m)]).tocsr()
+        lo, hi = np.concatenate([lo, y[stage]]), np.concatenate([hi, y[stage]])
+    return _at_duals(oracle, x, pt, y, "+least-fee")
+
+
+def _picker(rows, m: int) -> sp.csr_matrix:
+    """The rows of the identity (m x m) that pick ``rows`` of a dual vector."""
+    return sp.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), rows)), shape=(len(rows), m))
+
+
+def _least_abs(oracle: PlannerOracle, x, y0, rows, held, rounds):
+    """Supporting duals with ``lo <= F y <= hi`` (``held`` = (F, lo, hi)) and the least
+    sum |y_r| over ``rows``."""
     planner = oracle.planner
     m, k = planner.lp.A.shape[0], rows.size
-    y0 = pt.state.sol.row_dual
-    held = np.unique(np.concatenate([[planner.numeraire], np.asarray(hold, int)]))
-    num = sp.csr_matrix((np.ones(held.size), (np.arange(held.size), held)), shape=(held.size, m))
-    fixed = sp.vstack([planner.budget_rows(x)[0], num]).tocsr()
-    target = fixed @ y0
-    pick = sp.csr_matrix((np.ones(k), (np.arange(k), rows)), shape=(k, m))
+    fixed, lo, hi = held
+    # held to the dual feasibility tolerance (exact equalities can be inconsistent by rounding)
+    tol = DUAL_SLACK * max(1.0, np.abs(planner.lp.c).max())
+    pick = _picker(rows, m)
     # |y_r| <= u_r as  y_r - u_r <= 0  and  -y_r - u_r <= 0
     E = sp.vstack([sp.hstack([fixed, sp.csr_matrix((fixed.shape[0], k))]), sp.hstack([pick, -sp.identity(k)]),
                    sp.hstack([-pick, -sp.identity(k)])]).tocsr()
-    extra = (E, np.concatenate([target, np.full(2 * k, -np.inf)]), np.concatenate([target, np.zeros(2 * k)]))
-    y = supporting_duals(planner, x, y0, extra, -np.ones(k) / planner.unit(y0), oracle.backend, None, rounds)
-    return pt if y is None else _at_duals(oracle, x, pt, y, "+least-fee")
+    extra = (E, np.concatenate([lo - tol, np.full(2 * k, -np.inf)]), np.concatenate([hi + tol, np.zeros(2 * k)]))
+    return supporting_duals(planner, x, y0, extra, -np.ones(k) / planner.unit(y0), oracle.backend, None, rounds)
 
 
 @dataclass
@@ -291,7 +346,9 @@ def solve_planner(planner: PlannerLP, weights=None, backend: str = "highs", solv
     else:
         sol, trace = ng.negishi(oracle, progress=progress, weights0=weights0)
         pt, x = sol.point, sol.x
-        xb = balance_on_face(planner, pt, backend)
+        # a start balanced by its prices keeps its vertex: mixing at those prices (one
+        # point of the dual face) would hold columns that other supporting prices exclude
+        xb = x if sol.at_start else balance_on_face(planner, pt, backend)
         if np.abs(oracle.residual(xb, pt)).max() <= np.abs(sol.residual).max() + 1e-12:
             x = xb
         eq = Equilibrium(pt, x, True, trace.rows(), oracle.lp_solves, 0.0)

@@ -715,9 +715,9 @@ class _ColgenOracle(_Oracle):
             out.u = pt.u
         return out
 
-    def balance(self, pt, support=(), penalize=None):
+    def balance(self, pt, support=(), penalize=None, keep_allocation=False):
         self.prog.set_weights(pt.weights)
-        return super().balance(self.lift_point(pt), penalize=penalize)
+        return super().balance(self.lift_point(pt), penalize=penalize, keep_allocation=keep_allocation)
 
     def residual(self, x, pt) -> np.ndarray:
         return super().residual(self.lift(x), self.lift_point(pt))

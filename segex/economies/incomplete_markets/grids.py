@@ -116,27 +116,35 @@ class MarketGrids:
     @property
     def exchanges(self) -> np.ndarray:
         """(n_exchanges, S) every spot-price vector: the states' grids' product (C order),
-        then the clearing family's distinct ones (:meth:`family_exchange`)."""
+        then the clearing family's distinct ones not already in it (:meth:`family_exchange`)."""
         return np.vstack([_product(self.p), self._family_prices()[0]])
 
     @property
     def family_exchange(self) -> np.ndarray:
         """(k,) the exchange of each family member. An exchange is its spot prices
         (Definition 5): members with the same prices -- with identical homothetic
-        preferences every member at one composition -- are one exchange, whose securities
-        and rights clear over all its traders together."""
-        return self.n_product + self._family_prices()[1]
+        preferences every member at one composition, and the population's composition at
+        the no-trade prices, which the product grid holds too -- are one exchange, whose
+        securities and rights clear over all its traders together."""
+        return self._family_prices()[1]
 
     def _family_prices(self) -> tuple[np.ndarray, np.ndarray]:
-        """The family's distinct price vectors (first-seen order) and each member's index."""
+        """The family's price vectors that are not product-grid points, each once
+        (first-seen order), and each member's exchange index."""
         P = self.family.p
         if not P.shape[0]:
             return P, np.zeros(0, int)
-        _, first, inverse = np.unique(np.round(P, 12), axis=0, return_index=True, return_inverse=True)
-        order = np.argsort(first)
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size)
-        return P[first[order]], rank[inverse.ravel()]
+        prod = _product(self.p)
+        key = np.round(np.vstack([prod, P]), 12)
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+        # every distinct price vector's exchange: its product index if it has one, else
+        # the product's size plus its rank among the new ones in first-seen order
+        new = np.nonzero(first >= prod.shape[0])[0]
+        new = new[np.argsort(first[new])]
+        index = first.copy()
+        index[new] = prod.shape[0] + np.arange(new.size)
+        return np.vstack([prod, P])[first[new]], index[inverse[prod.shape[0]:]]
 
     @property
     def holdings(self) -> np.ndarray:

@@ -266,7 +266,7 @@ def solve_on(econ, grids, weights=None, backend: str = "highs", weights0=None) -
     rb = prog.planner.lp.row_blocks
     try:
         eq = solve_planner(prog.planner, weights=weights, backend=backend, weights0=weights0,
-                           fee_rows=rb["rights"].all(), hold_rows=[rb["good1"].start, rb["good2"].start])
+                           fee_rows=rb["rights"].all())
     except SolveError as err:
         if err.status != "dual_error":
             raise
@@ -314,7 +314,7 @@ def support_edges(res: SegregatedResult) -> list:
         xs = np.array([x[prog.blocks[h, name].slice] for h in range(H)])
         out.append(GridEdge("grid.c", grid[0], grid[-1], edge_mass(grid, xs, grid[0], grid[-1]), f"good {l + 1}"))
     x1 = [x[prog.blocks[h, "x1"].slice] for h in range(H)]
-    prod = [tb.exchange < g.n_product for tb in prog.bundles]
+    prod = [tb.member < 0 for tb in prog.bundles]  # bundles of the product grid
     for s, p in enumerate(g.p):
         mass = np.zeros((H, 2))
         for h, tb in enumerate(prog.bundles):
