@@ -92,7 +92,7 @@ def test_liquidity_consumption_grid_from_zero_still_solves(tmp_path, capsys):
 @pytest.mark.parametrize("grid_file, extra, check", [
     (GRIDS / "kt_env1.toml", ["--concept", "segregated"], "segregated.refinement.accuracy"),
     (None, ["--concept", "segregated"], "segregated.refinement.accuracy"),  # KT 2.2, small grids
-    (GRIDS / "fgt_discount.toml", ["--concept", "SP3"], "SP3.refinement"),
+    (GRIDS / "fgt_discount.toml", ["--concept", "SP3"], "SP3.refinement.accuracy"),
 ], ids=["collateral", "incomplete_markets", "liquidity"])
 def test_tol_not_reached_is_exit_1_naming_the_check(tmp_path, capsys, grid_file, extra, check):
     """--tol 1e-20 cannot be reached in doubles: never exit 0 nor "converged". The collateral

@@ -146,7 +146,7 @@ def test_refinement_converges_to_the_continuum():
     assert gaps[0] > 1e-5 and gaps[-1] < 10 * REFINE_TOL
     assert all(g > -1e-9 for g in gaps)
     assert all(b <= a + 1e-9 for a, b in zip(gaps, gaps[1:]))
-    assert r.certificate.checks["refinement"].residual < REFINE_TOL
+    assert r.certificate.checks["refinement.accuracy"].residual < REFINE_TOL
 
 
 @pytest.mark.parametrize("theta, prob, R_hat", VN_CASES)

@@ -552,7 +552,7 @@ def _refine(solve_at, regrid, grids, tol, max_steps, progress):
     Each step shrinks the spacing around the support by about (n-1)/2, so the grid error
     (O(spacing^2) in welfare for lotteries over a concave value) falls geometrically. The
     result's ``refinement`` lists every step, its ``lp`` has the last LP's sizes and all
-    LPs' times, and its certificate adds ``refinement``: the last change against ``tol``
+    LPs' times, and its certificate adds ``refinement.accuracy``: the last change against ``tol``
     (failed when ``max_steps`` ran out first). ``regrid(result, grids)`` returns the next
     grids and whether it extended them past an edge of the support."""
 
@@ -565,7 +565,7 @@ def _refine(solve_at, regrid, grids, tol, max_steps, progress):
     res.refinement = steps
     res.lp = {**res.lp, "build_s": sum(r["build_s"] for r in steps), "solve_s": sum(r["solve_s"] for r in steps),
               "lps": len(steps)}
-    res.certificate.add("refinement", change, tol, f"change of welfare over the last step ({len(steps)} LPs)")
+    res.certificate.add("refinement.accuracy", change, tol, f"change of welfare over the last step ({len(steps)} LPs)")
     return res
 
 
