@@ -74,7 +74,11 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
+    """The command line's argparse parser, every subcommand included: what :func:`main`
+    parses, and what the documentation's command-line reference is generated from. Its
+    errors raise instead of exiting (:func:`main` turns them into the one-line
+    ``segex: error:`` of the exit contract)."""
     p = _Parser(prog="segex", description="Constrained-efficient allocations and competitive equilibria "
                                           "with segregated exchanges, as sparse lottery LPs.")
     p.add_argument("--version", action="version", version=f"segex {__version__}")
@@ -176,7 +180,7 @@ def main(argv=None) -> int:
     debug = "--debug" in argv  # until the arguments are parsed (an error while parsing them)
     try:
         try:
-            args = _parser().parse_args(argv)
+            args = parser().parse_args(argv)
         except SystemExit as exc:  # --help, --version
             return int(exc.code or 0) if not isinstance(exc.code, str) else 2
         args.argv = argv  # the command, saved with results

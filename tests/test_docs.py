@@ -68,9 +68,9 @@ def test_the_docs_build_strict(tmp_path):
     assert r.returncode == 0, f"mkdocs build --strict failed:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
     assert "WARNING" not in r.stderr, r.stderr[-4000:]
     cli = (site / "cli" / "index.html").read_text(encoding="utf-8")
-    from segex.cli import _parser
+    from segex.cli import parser
 
-    for action in _parser()._actions:  # the CLI page is generated from the parser: every subcommand is there
+    for action in parser()._actions:  # the CLI page is generated from the parser: every subcommand is there
         for name in getattr(action, "choices", None) or ():
             assert f"segex {name}" in cli, name
     assert "--time-limit" in cli and "--workers" in cli
@@ -152,7 +152,7 @@ def _commands():
 
 
 def test_the_shell_commands_parse():
-    from segex.cli import _parser
+    from segex.cli import parser
 
     commands = _commands()
     assert len([c for c in commands if c[1][0] == "segex"]) >= 20
@@ -162,7 +162,7 @@ def test_the_shell_commands_parse():
             assert script is None or (ROOT / script).is_file(), (where, argv)
             continue
         try:
-            _parser().parse_args(argv[1:])
+            parser().parse_args(argv[1:])
         except SystemExit as exc:  # --help / --version
             assert exc.code in (0, None), (where, argv)
         except Exception as exc:  # the CLI's usage error

@@ -1,7 +1,7 @@
 """mkdocs hooks: the pages that are generated from the code, so they cannot drift.
 
 * ``<!-- segex:cli -->`` (docs/cli.md) becomes the command-line reference, rendered from
-  the argparse parser ``segex solve`` itself uses (``segex.cli._parser()``): usage, every
+  the argparse parser ``segex solve`` itself uses (``segex.cli.parser()``): usage, every
   argument with its metavar, choices and help, and the verbatim ``--help`` of each command;
 * ``<!-- segex:economies -->`` becomes the table of registered economies and their concepts
   (``segex.registry.economies()``);
@@ -45,12 +45,6 @@ def on_page_markdown(markdown, page, config, files):
 
 
 # ---------------------------------------------------------------------------------------- CLI
-def _parser() -> argparse.ArgumentParser:
-    from segex import cli
-
-    return cli._parser()
-
-
 def _subcommands(parser: argparse.ArgumentParser):
     """(name, one-line help, parser) of each subcommand, in the parser's order."""
     for action in parser._actions:
@@ -105,7 +99,9 @@ def _details(action: argparse.Action) -> str:
 
 def cli_reference() -> str:
     """The command-line reference as Markdown (module docstring)."""
-    parser = _parser()
+    from segex.cli import parser as segex_parser
+
+    parser = segex_parser()
     out = ["```text", _help_text(parser, "help").rstrip(), "```", ""]
     for name, summary, sub in _subcommands(parser):
         out += [f"## `segex {name}`", "", f"{_cell(sub.description or summary)}", "",
