@@ -78,6 +78,25 @@ def test_the_docs_build_strict(tmp_path):
         assert (site / "figures" / png.name).is_file(), png.name
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
     assert "segex.api.solve" in api and "Results" in api
+    api = (site / "api" / "economies" / "index.html").read_text(encoding="utf-8")
+    assert all(f"segex.economies.{e}.plot" in api for e in ("collateral", "liquidity", "incomplete_markets"))
+    _works_offline(site)
+
+
+def _works_offline(site: Path) -> None:
+    """Every page loads its scripts, stylesheets and fonts from the site itself (MathJax is
+    vendored, the theme uses the system's fonts), and MathJax's fonts are where it looks."""
+    outside = re.compile(r'<(?:script[^>]*\ssrc|link[^>]*\shref)="(?:https?:)?//[^"]*"[^>]*>')
+    for page in site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        loads = [m.group(0) for m in outside.finditer(text) if "<script" in m.group(0) or "stylesheet" in m.group(0)
+                 or "preconnect" in m.group(0)]
+        assert not loads, f"{page.relative_to(site)} loads from outside the site: {loads}"
+    mathjax = site / "javascripts" / "mathjax"
+    assert (mathjax / "tex-chtml.js").is_file() and (mathjax / "LICENSE").is_file()
+    assert len(list((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))) == 23
+    liquidity = (site / "economies" / "liquidity" / "index.html").read_text(encoding="utf-8")
+    assert 'class="arithmatex"' in liquidity and "javascripts/mathjax/tex-chtml.js" in liquidity
 
 
 # --------------------------------------------------------------------------------- the examples
