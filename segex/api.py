@@ -50,8 +50,8 @@ def solve(spec, concepts=None, backend=None, tol=None, time_limit=None, progress
 
 
 def open(path):  # noqa: A001 -- segex.open, like xarray.open_dataset
-    """A saved result (``segex solve --out``, :meth:`Results.save`, ``segex sweep --out``)
-    as one tree: an :class:`xarray.DataTree` whose root holds the file's attributes (segex
+    """A saved result (``segex solve --out``, :meth:`Results.save`, ``segex sweep --out``,
+    netCDF or a sweep's zarr store) as one tree: an :class:`xarray.DataTree` whose root holds the file's attributes (segex
     version, creation time, grid file, command, a status line per concept) and whose
     children are the concepts' datasets, booleans restored; with an xarray older than
     2024.10 a dict ``{"/": root, concept: dataset}``."""

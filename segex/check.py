@@ -15,7 +15,6 @@ parts, ``OUT.parts/point-NNNNNN.nc``, each one point's result, which it checks.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from .certificate import Certificate
 from .errors import SegexError
@@ -25,9 +24,9 @@ def check_file(path) -> dict[str, Certificate]:
     """{group: certificate} for every concept group of a ``segex solve --out`` file (or of one
     point of a sweep, ``OUT.parts/point-NNNNNN.nc``). A combined sweep is an error saying so:
     its points' grids and specs are merged, so there is no single result to re-verify."""
-    from .io.store import read_netcdf, read_root
+    from .io.store import is_zarr, read_netcdf, read_root
 
-    if _is_zarr(path):
+    if is_zarr(path):
         raise SegexError(_SWEEP.format(path=path))
     groups = read_netcdf(path)
     if read_root(path).get("segex_kind") == "sweep" or _sweep_info(groups.get("sweep"), combined=True):
@@ -47,11 +46,6 @@ def _sweep_info(ds, combined: bool) -> bool:
     if ds is None or "passed" not in ds or "segex_spec" in ds.attrs:
         return False
     return (ds["passed"].ndim > 0) == combined
-
-
-def _is_zarr(path) -> bool:
-    p = Path(path)
-    return p.is_dir() and (p.suffix == ".zarr" or (p / ".zgroup").exists() or (p / "zarr.json").exists())
 
 
 def check_dataset(ds, name: str = "") -> Certificate:

@@ -333,7 +333,7 @@ def _check_manifest(parts: Path, manifest: dict) -> None:
 # ---------------------------------------------------------------------------------- combining
 def combine(sweep: Sweep, parts: Path, out, command: str = "") -> dict:
     """Read every part and write ``out``: one dataset per concept (module docstring)."""
-    from .io.store import read_netcdf, write_netcdf
+    from .io.store import read_netcdf, write_netcdf, write_zarr
 
     loaded = {}
     for flat, values in sweep.points():
@@ -343,10 +343,8 @@ def combine(sweep: Sweep, parts: Path, out, command: str = "") -> dict:
     concepts = list(dict.fromkeys(g for _, groups in loaded.values() for g in groups))
     combined = {g: _combine_group(sweep, [(flat, v, groups[g]) for flat, (v, groups) in loaded.items()
                                          if g in groups]) for g in concepts}
-    if str(out).endswith(".zarr"):
-        _write_zarr(out, combined)
-    else:
-        write_netcdf(out, combined, attrs=_root(sweep, command, "sweep"))
+    write = write_zarr if str(out).endswith(".zarr") else write_netcdf
+    write(out, combined, attrs=_root(sweep, command, "sweep"))
     info = combined.get("sweep")
     failed = int((info["error"] != "").sum()) if info is not None else 0
     uncertified = int(((info["passed"] != 1) & (info["error"] == "")).sum()) if info is not None else 0
@@ -410,18 +408,3 @@ def _positional(ds: xr.Dataset, varying: set, size: dict) -> xr.Dataset:
                  "units": old.get("units", "1")}
         ds = ds.assign_coords({f"{d}_value": (d, vals, attrs)})
     return ds
-
-
-def _write_zarr(out, groups: dict) -> None:
-    try:
-        import zarr  # noqa: F401
-    except ImportError:
-        raise SegexError("writing .zarr needs the zarr package: pip install zarr (or write .nc)") from None
-    import shutil
-
-    tmp = Path(str(out) + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for i, (name, ds) in enumerate(groups.items()):
-        ds.to_zarr(tmp, group=name, mode="w" if i == 0 else "a")
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)

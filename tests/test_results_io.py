@@ -132,12 +132,21 @@ def test_files_get_the_umasks_permissions(tmp_path, umask, mode):
     assert out.stat().st_mode & 0o777 == mode
 
 
-def test_check_says_it_checks_single_results_given_a_sweep(tmp_path, capsys):
-    from segex.sweep import load_sweep, parts_dir, run_sweep
+@pytest.fixture(scope="module")
+def sweep_nc(tmp_path_factory):
+    """A two-point sweep written as netCDF (and its parts), and the sweep itself."""
+    from segex.sweep import load_sweep, run_sweep
 
-    out = tmp_path / "s.nc"
+    out = tmp_path_factory.mktemp("sweep") / "s.nc"
     sweep = load_sweep(GRIDS / "fgt_discount.toml", ["R_hat=1.4,1.6"], concepts=["SP1", "CE3"])
     assert run_sweep(sweep, out, workers=0, progress=False, command="segex sweep ...")["failed"] == 0
+    return out, sweep
+
+
+def test_check_says_it_checks_single_results_given_a_sweep(sweep_nc, capsys):
+    from segex.sweep import parts_dir
+
+    out, _ = sweep_nc
     root = xr.open_dataset(out).attrs
     assert root["segex_kind"] == "sweep" and root["command"] == "segex sweep ..." and "R_hat" in root["params"]
     assert xr.open_dataset(out, group="sweep")["passed"].dtype == bool
@@ -151,3 +160,41 @@ def test_check_says_it_checks_single_results_given_a_sweep(tmp_path, capsys):
     assert xr.open_dataset(part).attrs["segex_kind"] == "sweep point"
     assert main(["check", str(part), "--json"]) == 0
     assert set(json.loads(capsys.readouterr().out)) >= {"SP1", "CE3"}
+
+
+def test_check_says_it_checks_single_results_given_a_zarr_store(tmp_path, capsys, monkeypatch):
+    """Only sweeps write zarr: a store is refused in one line whether or not zarr is installed."""
+    store = tmp_path / "s.zarr"
+    store.mkdir()
+    (store / ".zgroup").write_text('{"zarr_format": 2}')
+    capsys.readouterr()
+    assert main(["check", str(store)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a sweep" in err[0] and "checks single results" in err[0]
+    monkeypatch.setitem(sys.modules, "zarr", None)  # segex.open says what it needs to open a store
+    with pytest.raises(segex.SegexError, match=r"reading \.zarr needs the zarr package: pip install zarr"):
+        segex.open(store)
+
+
+def test_a_zarr_sweep_has_the_root_of_a_result_and_opens(sweep_nc, tmp_path):
+    """``segex sweep --out OUT.zarr``: the store's root carries what a netCDF result's root
+    does (segex version, creation time, grid file, command, the groups), and ``segex.open``
+    opens it as it opens the netCDF sweep, booleans and JSON attributes restored."""
+    pytest.importorskip("zarr")
+    from segex.sweep import combine, parts_dir
+
+    nc, sweep = sweep_nc
+    store = tmp_path / "s.zarr"
+    combine(sweep, parts_dir(nc), store, command="segex sweep ... --out s.zarr")  # the same parts, not re-solved
+    root = xr.open_zarr(store).attrs  # plain xarray
+    want = xr.open_dataset(nc).attrs
+    for key in ("title", "groups", "description", "segex_version", "grid_file", "segex_kind", "params"):
+        assert root[key] == want[key], key
+    assert root["command"] == "segex sweep ... --out s.zarr" and root["created"].endswith("Z")
+    zarr_tree, nc_tree = segex.open(store), segex.open(nc)
+    assert list(zarr_tree.children) == list(nc_tree.children) == ["sweep", "SP1", "CE3"]
+    assert zarr_tree.attrs["segex_version"] == segex.__version__
+    for group in nc_tree.children:
+        z, n = zarr_tree[group].to_dataset(), nc_tree[group].to_dataset()
+        xr.testing.assert_identical(z.drop_encoding(), n.drop_encoding())
+    assert zarr_tree["sweep"]["passed"].dtype == bool

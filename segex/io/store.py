@@ -8,6 +8,10 @@ left behind. The file gets the permissions the user's umask gives (``0o666 & ~um
 as any file the user creates. :func:`read_netcdf` reads the groups back into the same
 dict, :func:`open_result` (``segex.open``) the whole file as one tree.
 
+:func:`write_zarr` writes the same groups and root as a zarr store (``segex sweep --out
+OUT.zarr``; the zarr package is then needed), :func:`read_zarr` reads it back, and
+:func:`open_result` opens either format.
+
 The root group holds no data, only what a reader of ``xr.open_dataset(FILE)`` needs
 (:func:`root_attrs`): ``title``, ``groups`` (the groups' names), ``description`` (how to
 open them), ``segex_version``, ``created`` (ISO 8601, UTC) and the writer's own:
@@ -90,11 +94,7 @@ def write_netcdf(path, datasets: dict[str, xr.Dataset], attrs: dict | None = Non
     """Write each dataset as the netCDF4 group named by its key, and the root's attributes
     (:func:`root_attrs` with ``attrs``), atomically; returns the path."""
     target = Path(path)
-    for name, ds in datasets.items():
-        if not isinstance(name, str) or not name or "/" in name:
-            raise StoreError(f"{path}: group names must be non-empty strings without '/', got {name!r}")
-        if not isinstance(ds, xr.Dataset):
-            raise StoreError(f"{path}: group {name!r} must be an xarray.Dataset, got {type(ds).__name__}")
+    _check_groups(path, datasets)
     directory = target.parent if str(target.parent) else Path(".")
     engine = _engine()
     try:
@@ -117,6 +117,54 @@ def write_netcdf(path, datasets: dict[str, xr.Dataset], attrs: dict | None = Non
             raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
     return target
+
+
+def _check_groups(path, datasets: dict) -> None:
+    for name, ds in datasets.items():
+        if not isinstance(name, str) or not name or "/" in name:
+            raise StoreError(f"{path}: group names must be non-empty strings without '/', got {name!r}")
+        if not isinstance(ds, xr.Dataset):
+            raise StoreError(f"{path}: group {name!r} must be an xarray.Dataset, got {type(ds).__name__}")
+
+
+def write_zarr(path, datasets: dict[str, xr.Dataset], attrs: dict | None = None) -> Path:
+    """:func:`write_netcdf` as a zarr store: each dataset a group, the root's attributes
+    (:func:`root_attrs` with ``attrs``) encoded the same way. Written to ``PATH.tmp`` and
+    moved over ``path`` once complete; returns the path."""
+    import shutil
+
+    _zarr("writing")
+    _check_groups(path, datasets)
+    target = Path(path)
+    tmp = Path(str(target) + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        for i, (name, ds) in enumerate(datasets.items()):
+            _encode(ds).to_zarr(tmp, group=name, mode="w" if i == 0 else "a")
+        # the root last: its (consolidated) metadata then lists every group
+        xr.Dataset(attrs=_encode_attrs(root_attrs(datasets, attrs))).to_zarr(tmp, mode="a")
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, SegexError):
+            raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise
+    return target
+
+
+def _zarr(doing: str):
+    try:
+        import zarr
+    except ImportError:
+        raise StoreError(f"{doing} .zarr needs the zarr package: pip install zarr (or use .nc)") from None
+    return zarr
+
+
+def is_zarr(path) -> bool:
+    """``path`` is a zarr store (a directory named ``*.zarr`` or holding zarr metadata)."""
+    p = Path(path)
+    return p.is_dir() and (p.suffix == ".zarr" or (p / ".zgroup").exists() or (p / "zarr.json").exists())
 
 
 def root_attrs(groups, extra: dict | None = None) -> dict:
@@ -243,13 +291,40 @@ def read_root(path) -> dict:
         return _decode_attrs(ds.attrs)
 
 
+def read_zarr(path) -> dict[str, xr.Dataset]:
+    """Every group of a store written by :func:`write_zarr`, loaded into memory, in the
+    order written (older stores without root attributes: zarr's order)."""
+    zarr = _zarr("reading")
+    path = str(path)
+    if not is_zarr(path):
+        raise StoreError(f"{path}: not a zarr store; give a .zarr directory written by segex sweep --out")
+    keys = list(zarr.open_group(path, mode="r").group_keys())
+    written = [g.strip() for g in str(read_zarr_root(path).get("groups", "")).split(",")]
+    out = {}
+    for name in [g for g in written if g in keys] + [g for g in keys if g not in written]:
+        with xr.open_zarr(path, group=name) as ds:
+            out[name] = _decode(ds.load())
+    return out
+
+
+def read_zarr_root(path) -> dict:
+    """The root attributes of a zarr store (:func:`root_attrs`; empty for older stores)."""
+    _zarr("reading")
+    with xr.open_zarr(str(path)) as ds:
+        return _decode_attrs(ds.attrs)
+
+
 def open_result(path):
-    """A result file as one tree (``segex.open``): an :class:`xarray.DataTree` whose root
-    holds the file's attributes and whose children are the groups, decoded as
+    """A result -- a netCDF file of :func:`write_netcdf` or a zarr store of
+    :func:`write_zarr` -- as one tree (``segex.open``): an :class:`xarray.DataTree` whose
+    root holds the file's attributes and whose children are the groups, decoded as
     :func:`read_netcdf` decodes them; with an xarray older than 2024.10 (no DataTree) a
     dict ``{"/": root, group: dataset, ...}``."""
-    groups = read_netcdf(path)
-    tree = {"/": xr.Dataset(attrs=read_root(path)), **groups}
+    if is_zarr(path):
+        groups, root = read_zarr(path), read_zarr_root(path)
+    else:
+        groups, root = read_netcdf(path), read_root(path)
+    tree = {"/": xr.Dataset(attrs=root), **groups}
     return xr.DataTree.from_dict(tree) if hasattr(xr, "DataTree") else tree
 
 
@@ -280,4 +355,5 @@ def _decode_attrs(attrs: dict) -> dict:
     return attrs
 
 
-__all__ = ["StoreError", "open_result", "read_netcdf", "read_root", "root_attrs", "write_netcdf"]
+__all__ = ["StoreError", "is_zarr", "open_result", "read_netcdf", "read_root", "read_zarr", "read_zarr_root",
+           "root_attrs", "write_netcdf", "write_zarr"]
