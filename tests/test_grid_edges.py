@@ -39,6 +39,18 @@ def solve_json(capsys, *argv):
     return rc, json.loads(capsys.readouterr().out)
 
 
+def rechecked(capsys, out, solved: dict, concept: str, grids=()):
+    """``segex check`` of the saved result recomputes the edge checks from the file: each of
+    ``grids`` (``"z"``, ...) gets the solve's verdict and residual; the exit code follows."""
+    capsys.readouterr()
+    rc = main(["check", str(out), "--json"])
+    checked = json.loads(capsys.readouterr().out)[concept]
+    for g in grids:
+        now, then = checked[f"edge.grid.{g}"], solved["certificate"][f"{concept}.edge.grid.{g}"]
+        assert now["passed"] == then["passed"] and now["residual"] == pytest.approx(then["residual"], abs=1e-12), g
+    return rc, checked
+
+
 # ---------------------------------------------------------------------------------- the shared check
 def test_edge_check_counts_only_binding_ends():
     """Mass on an end binds unless the end is a natural bound or the next point out prices
@@ -73,11 +85,13 @@ def test_collateral_narrowed_z_fails_edge_check(tmp_path, capsys):
     """KT Env 1 with grid.z = [0.9, 1]: the one active exchange sits on 0.9 (p0 1.27 instead
     of 1.99), which used to pass."""
     p = narrowed(tmp_path, "kt_env1.toml", "z =", "z = { min = 0.9, max = 1.0, n = 11 }")
-    rc, d = solve_json(capsys, p, "--concept", "segregated")
+    rc, d = solve_json(capsys, p, "--concept", "segregated", "--out", tmp_path / "r.nc")
     check = d["certificate"]["segregated.edge.grid.z"]
     assert rc == 1 and not check["passed"] and check["residual"] == pytest.approx(1.0)
     assert "widen grid.z below 0.9" in check["note"]
     assert d["certificate"]["segregated.edge.grid.k"]["passed"]  # k = 0 is a natural bound
+    rc, checked = rechecked(capsys, tmp_path / "r.nc", d, "segregated", "zkca")  # segex check: still failed
+    assert rc == 1 and checked["edge.grid.z"]["note"] == check["note"]
 
 
 def test_collateral_narrowed_z_with_tol_keeps_the_continuum(tmp_path, capsys):
@@ -95,9 +109,11 @@ def test_collateral_securities_edge_priced(tmp_path, capsys):
     """KT Env 2: its lottery puts 0.0107 on a = 0.6, the top of grid.a, but a = 0.7 prices
     out (the LP with it has the same optimum): not binding. With grid.a = [-0.2, 0.2] the
     types' +-0.29 are cut off: binding, widen above 0.2."""
-    rc, d = solve_json(capsys, GRIDS / "kt_env2.toml", "--concept", "segregated")
+    rc, d = solve_json(capsys, GRIDS / "kt_env2.toml", "--concept", "segregated", "--out", tmp_path / "r.nc")
     check = d["certificate"]["segregated.edge.grid.a"]
     assert rc == 0 and check["passed"] and "would not enter" in check["note"]
+    rc, checked = rechecked(capsys, tmp_path / "r.nc", d, "segregated", "zkca")  # segex check: still passed
+    assert rc == 0 and "priced by the LP's duals at solve time" in checked["edge.grid.a"]["note"]
     p = narrowed(tmp_path, "kt_env2.toml", "a =", "a = { min = -0.2, max = 0.2, n = 5 }")
     rc, d = solve_json(capsys, p, "--concept", "segregated")
     check = d["certificate"]["segregated.edge.grid.a"]
@@ -107,10 +123,11 @@ def test_collateral_securities_edge_priced(tmp_path, capsys):
 def test_liquidity_narrowed_rate_fails_edge_check(tmp_path, capsys):
     """FGT Example 2 on fixed grids with grid.R = [1.35, 1.65]: SP3's rate 9/7 is cut off."""
     p = narrowed(tmp_path, "fgt_liquidity.toml", "R =", "R = { min = 1.35, max = 1.65, n = 7 }", drop=("tol",))
-    rc, d = solve_json(capsys, p, "--concept", "SP3")
+    rc, d = solve_json(capsys, p, "--concept", "SP3", "--out", tmp_path / "r.nc")
     check = d["certificate"]["SP3.edge.grid.R"]
     assert rc == 1 and not check["passed"] and "widen grid.R below 1.35" in check["note"]
     assert d["certificate"]["SP3.edge.grid.I"]["passed"]
+    assert rechecked(capsys, tmp_path / "r.nc", d, "SP3", "RI")[0] == 1
 
 
 def test_incomplete_markets_narrowed_holdings_fail_edge_check(tmp_path, capsys):
@@ -118,9 +135,10 @@ def test_incomplete_markets_narrowed_holdings_fail_edge_check(tmp_path, capsys):
     on the ends (Definition 4's +-0.90, which the grid holds, are now its ends)."""
     p = narrowed(tmp_path, "kt_incomplete.toml", "theta =", "theta = { min = -0.1, max = 0.1, n = 5 }\n"
                                                          "family = { n = 0 }")
-    rc, d = solve_json(capsys, p, "--concept", "segregated")
+    rc, d = solve_json(capsys, p, "--concept", "segregated", "--out", tmp_path / "r.nc")
     check = d["certificate"]["segregated.edge.grid.theta"]
     assert rc == 1 and not check["passed"] and "widen grid.theta" in check["note"]
+    assert rechecked(capsys, tmp_path / "r.nc", d, "segregated", ("c", "p", "theta"))[0] == 1
 
 
 # ---------------------------------------------------------------------------------- the same restriction

@@ -18,7 +18,8 @@ from .program2 import bundle_table, expenditures, state_bundles
 #: (1e-9), far below any economically meaningful share.
 ACTIVE_MASS = 1e-7
 
-__all__ = ["BUDGET_TOL", "CLEARING_TOL", "CONSUMER_TOL", "certify_segregated", "grid_edges", "z_bounds"]
+__all__ = ["BUDGET_TOL", "CLEARING_TOL", "CONSUMER_TOL", "a_bounds", "a_edge_mass", "c_bounds", "certify_segregated",
+           "grid_edges", "k_bounds", "z_bounds"]
 
 
 def certify_segregated(res, backend="highs") -> Certificate:
@@ -77,31 +78,55 @@ def grid_edges(res) -> list:
     priced as continua (:mod:`.colgen`): c has no ends, a only its upper one."""
     prog, econ, x, g = res.prog, res.econ, res.x, res.grids
     continuous = res.lp.get("method") == "colgen"
-    E, amin = econ.aggregate, econ.share.min()
     out = []
     for l, name in enumerate(("c10", "c20")):
         c = g.c0[l]
         ends = np.array([edge_mass(getattr(tc, name), x[prog.block(f"{name}[{h}]").slice], c[0], c[-1])
                          for h, tc in enumerate(prog.columns)])
-        top = E[0, l] / amin
-        bound = ("continuous under column generation",) * 2 if continuous else (
-            "c >= 0" if c[0] <= 0 else None,
-            f"at least E_0{l + 1} / min share = {top:.4g}: more than the economy holds" if c[-1] >= top else None)
+        bound = c_bounds(econ, l, c, continuous)
         # the next point out, priced for the types on that end
         gain = (None, None) if continuous or c.size < 2 else _gain(res, lambda h, l=l, c=c: tuple(
             r if m > EDGE_MASS else np.zeros(0) for r, m in zip(_consumption_rc(res, h, l, c), ends[h])))
         out.append(GridEdge("grid.c", c[0], c[-1], tuple(ends.max(0)), f"good {l + 1}", bound, gain))
     xk = np.array([x[prog.block(f"k[{h}]").slice] for h in range(econ.H)])
-    top = E[0, 1] / amin
     ends = np.array([edge_mass(g.k, xk[h], g.k[0], g.k[-1]) for h in range(econ.H)])
     gain = (None, None) if g.k.size < 2 else _gain(res, lambda h: (
         np.zeros(0), _storage_rc(res, h, continuous) if ends[h, 1] > EDGE_MASS else np.zeros(0)))
-    out.append(GridEdge("grid.k", g.k[0], g.k[-1], tuple(ends.max(0)), "",
-                        ("k >= 0", f"at least E_02 / min share = {top:.4g}: more than the economy holds"
-                         if g.k[-1] >= top else None), gain))
+    out.append(GridEdge("grid.k", g.k[0], g.k[-1], tuple(ends.max(0)), "", k_bounds(econ, g.k), gain))
     for s in range(econ.S):
         out += _state_edges(res, s, continuous)
     return out
+
+
+def c_bounds(econ, l, c, continuous) -> tuple:
+    """Which ends of good l's t = 0 consumption grid ``c`` cannot bind
+    (:class:`~segex.certificate.GridEdge` ``bound``): c >= 0; more than the economy holds."""
+    top = econ.aggregate[0, l] / econ.share.min()
+    if continuous:
+        return ("continuous under column generation",) * 2
+    return ("c >= 0" if c[0] <= 0 else None,
+            f"at least E_0{l + 1} / min share = {top:.4g}: more than the economy holds" if c[-1] >= top else None)
+
+
+def k_bounds(econ, k) -> tuple:
+    """Which ends of the collateral grid ``k`` cannot bind: k >= 0; more than the economy holds."""
+    top = econ.aggregate[0, 1] / econ.share.min()
+    return ("k >= 0", f"at least E_02 / min share = {top:.4g}: more than the economy holds" if k[-1] >= top else None)
+
+
+def a_bounds(econ, s, zg, ag, kmax, continuous) -> tuple:
+    """Which ends of state s's securities grid ``ag`` cannot bind (:func:`_state_edges`)."""
+    a_top = float(econ.utility.spot_price(zg[-1])) * econ.R[s] * kmax / econ.share.min()
+    return ("continuous down to the collateral constraint under column generation" if continuous else None,
+            f"at least {a_top:.4g}: all collateral pledged to one type" if ag[-1] >= a_top else None)
+
+
+def a_edge_mass(econ, s, ag, k, z, a, prob) -> tuple:
+    """(probability on a's lowest point above the collateral constraint (13), on its highest
+    point) of one type's state-s bundles (k, z, a) with probabilities ``prob``."""
+    eps = 1e-12 * max(1.0, abs(ag[0]), abs(ag[-1]))
+    floor = -econ.utility.spot_price(z) * econ.R[s] * k
+    return float(prob[(a <= ag[0] + eps) & (a > floor + eps)].sum()), float(prob[a >= ag[-1] - eps].sum())
 
 
 def _state_edges(res, s, continuous) -> list:
@@ -111,22 +136,17 @@ def _state_edges(res, s, continuous) -> list:
     k_max / min share."""
     prog, econ, x, g = res.prog, res.econ, res.x, res.grids
     zg, ag, kmax = g.z[s], g.a, g.k[-1]
-    a_top = float(econ.utility.spot_price(zg[-1])) * econ.R[s] * kmax / econ.share.min()
-    eps = 1e-12 * max(1.0, abs(ag[0]), abs(ag[-1]))
-    zmass, a_lo, a_hi = [], 0.0, 0.0
+    zmass, a_mass = [], []
     for h, tc in enumerate(prog.columns):
         st, xs = tc.x1[s], x[prog.block(f"x1[{h},{s}]").slice]
         zmass.append(np.bincount(st["z_idx"], xs, minlength=zg.size))
-        floor = -econ.utility.spot_price(zg[st["z_idx"]]) * econ.R[s] * g.k[st["k_idx"]]
-        a_lo = max(a_lo, float(xs[(st["a"] <= ag[0] + eps) & (st["a"] > floor + eps)].sum()))
-        a_hi = max(a_hi, float(xs[st["a"] >= ag[-1] - eps].sum()))
+        a_mass.append(a_edge_mass(econ, s, ag, g.k[st["k_idx"]], zg[st["z_idx"]], st["a"], xs))
     part = f"state {s + 1}" if econ.S > 1 else ""
     gain = _gain(res, lambda h: _security_rc(res, h, s, continuous)) if ag.size > 1 else (None, None)
     return [GridEdge("grid.z", zg[0], zg[-1], edge_mass(zg, np.array(zmass), zg[0], zg[-1]), part,
                      z_bounds(econ, s, zg, kmax)),
-            GridEdge("grid.a", ag[0], ag[-1], (a_lo, a_hi), part,
-                     ("continuous down to the collateral constraint under column generation" if continuous else None,
-                      f"at least {a_top:.4g}: all collateral pledged to one type" if ag[-1] >= a_top else None), gain)]
+            GridEdge("grid.a", ag[0], ag[-1], tuple(np.max(a_mass, axis=0)), part,
+                     a_bounds(econ, s, zg, ag, kmax, continuous), gain)]
 
 
 def z_bounds(econ, s, zg, kmax) -> tuple:

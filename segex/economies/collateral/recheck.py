@@ -4,15 +4,18 @@ file alone, no LP solved and no dual trusted except where a check is *about* a s
 Both concepts: goods clear at t = 0 and in every state, storage included, and securities
 net to zero, from the saved per-type means (clearing is linear, so means suffice). With
 segregated exchanges also each type's own budget problem (58)-(59) at the saved prices,
-by enumeration and Lagrangian duality (:func:`consumers`). Tolerances are those of the
-solve-time certificates.
+by enumeration and Lagrangian duality (:func:`consumers`), and the grid edges from the saved
+lotteries (:func:`edges`). Tolerances are those of the solve-time certificates.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...certificate import Certificate
+from ...certificate import Certificate, GridEdge, add_edge_checks, edge_mass
+
+#: An end whose solve-time verdict rested on the LP's reduced cost of the next point out.
+PRICED = "the next point out was priced by the LP's duals at solve time; segex check cannot re-price it"
 
 
 def recheck(spec, ds, concept: str) -> Certificate:
@@ -20,7 +23,53 @@ def recheck(spec, ds, concept: str) -> Certificate:
     cert = clearing(spec.economy, ds)
     if concept == "segregated" and "x1_prob" in ds:
         consumers(cert, spec, ds)
+        if ds.attrs.get("method") != "continuum":
+            add_edge_checks(cert, edges(spec.economy, ds))
     return cert
+
+
+def edges(econ, ds) -> list:
+    """Every gridded choice of Program 2 (:func:`.certify.grid_edges`) from a saved grid or
+    column-generation result: the saved lotteries' probability on the ends of the saved
+    grids (c, k, each state's exchanges z and securities a) and the ends that cannot bind.
+    An end the solve priced from the LP's duals (the next c, k or a point out) is taken as
+    it was judged then (:data:`PRICED`, said in the note): pricing it needs the LP's columns.
+    Continuum results are not re-checked here: their z edges are against the grid the
+    continuum started from, which the file does not hold."""
+    from .certify import a_bounds, a_edge_mass, c_bounds, k_bounds, z_bounds
+
+    continuous = ds.attrs.get("method") == "colgen"
+    out = []
+    for l, name in enumerate(("c10", "c20")):
+        c = ds[f"{name}_grid"].values
+        priced = not continuous and c.size > 1
+        out.append(GridEdge("grid.c", c[0], c[-1], edge_mass(c, ds[f"x_{name}"].values, c[0], c[-1]), f"good {l + 1}",
+                            _priced(c_bounds(econ, l, c, continuous), (priced, priced))))
+    kg = ds["k_grid"].values
+    xk = ds["x_k"].transpose("type", "k_grid").values
+    out.append(GridEdge("grid.k", kg[0], kg[-1], edge_mass(kg, xk, kg[0], kg[-1]), "",
+                        _priced(k_bounds(econ, kg), (False, kg.size > 1))))
+    ag, ex_state = ds["a_grid"].values, ds["exchange_state"].values
+    sup = {n: ds[f"x1_{n}"].values for n in ("type", "state", "k", "z", "a", "prob")}
+    for s in range(econ.S):
+        zg = ds["exchange_z"].values[ex_state == s + 1]
+        zmass, a_mass = np.zeros((econ.H, zg.size)), []
+        for h, label in enumerate(ds["type"].values):
+            on = (sup["type"] == label) & (sup["state"] == s + 1)
+            zi = np.clip(np.searchsorted(zg, sup["z"][on]), 0, zg.size - 1)
+            zmass[h] = np.bincount(zi, sup["prob"][on], minlength=zg.size)
+            a_mass.append(a_edge_mass(econ, s, ag, sup["k"][on], sup["z"][on], sup["a"][on], sup["prob"][on]))
+        part = f"state {s + 1}" if econ.S > 1 else ""
+        out += [GridEdge("grid.z", zg[0], zg[-1], edge_mass(zg, zmass, zg[0], zg[-1]), part,
+                         z_bounds(econ, s, zg, kg[-1])),
+                GridEdge("grid.a", ag[0], ag[-1], tuple(np.max(a_mass, axis=0)), part,
+                         _priced(a_bounds(econ, s, zg, ag, kg[-1], continuous), (ag.size > 1,) * 2))]
+    return out
+
+
+def _priced(bound: tuple, priced: tuple) -> tuple:
+    """``bound`` with :data:`PRICED` at the ends the solve priced and no natural bound holds."""
+    return tuple(b if b is not None or not p else PRICED for b, p in zip(bound, priced))
 
 
 def clearing(econ, ds) -> Certificate:

@@ -388,6 +388,7 @@ class SegregatedResult(ResultMixin):
                 "equilibrium": bool(self.equilibrium),
                 "numeraire": "good 1 at t=0",
                 "certificate_passed": bool(self.certificate.passed),
+                "method": str((self.lp or {}).get("method", "grid")),
                 "source": "Kilenthong & Townsend, Program 2 (Appendix A)",
             },
         )

@@ -9,8 +9,10 @@
   recomputed, and with it clearing of goods at t = 0, of securities and rights in every
   exchange and of both goods in every exchange and state, each type's budget at the saved
   prices (cost minus the endowment's value is the saved transfer, zero in an equilibrium)
-  and its utility. Each type's optimality among all grid bundles needs the LP's columns and
-  is checked at solve time only.
+  and its utility; and the grid edges ``edge.grid.c``, ``edge.grid.p`` and ``edge.grid.theta``
+  from the saved lotteries and grids (:func:`edges`). Each type's optimality among all grid
+  bundles needs the LP's columns and is checked at solve time only, and so is
+  ``edge.grid.family`` (which members lie on the deviations' boundary is not saved).
 
 Every summary a user reads (consumption, holdings, spot trades, fees, masses, utilities) must
 equal what the saved prices and lotteries imply, to ``MATCH_TOL`` (float64 written and read
@@ -21,11 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...certificate import MATCH_TOL, Certificate
+from ...certificate import MATCH_TOL, Certificate, GridEdge, add_edge_checks, edge_mass
 from ...markets.certify import BUDGET_TOL, CLEARING_TOL
 
 
 def recheck(spec, ds, concept: str) -> Certificate:
+    """Definition 4's (``externality``) or Definition 5's (``segregated``) checks of a saved
+    result (module docstring)."""
     if concept == "externality":
         return externality(spec.economy, ds)
     return segregated(spec.economy, ds)
@@ -109,4 +113,29 @@ def segregated(econ, ds) -> Certificate:
     _same(cert, "theta", theta_mean, ds["theta"].transpose("type", "security").values)
     _same(cert, "fee", fee_paid, ds["fee"].values)
     _same(cert, "mass", mass, ds["mass"].transpose("type", "exchange").values)
+    add_edge_checks(cert, edges(econ, ds))
     return cert
+
+
+def edges(econ, ds) -> list:
+    """The saved lotteries' largest probability (over types) on the ends of t = 0
+    consumption's grids, each state's spot-price grid and each security's holdings grid, on
+    the exchanges of the price grids' product (:func:`.segregated.support_edges`; the
+    grids are saved with the result, refined or not)."""
+    out = []
+    for l, name in enumerate(("c10", "c20")):
+        c = ds[f"{name}_grid"].values
+        out.append(GridEdge("grid.c", c[0], c[-1], edge_mass(c, ds[f"x_{name}"].values, c[0], c[-1]), f"good {l + 1}"))
+    grids = {"p": [np.atleast_1d(ds.attrs[f"p_grid_{s + 1}"]) for s in range(econ.S)],
+             "theta": [np.atleast_1d(ds.attrs[f"theta_grid_{j + 1}"]) for j in range(econ.J)]}
+    typ = np.searchsorted(ds["type"].values, ds["x1_type"].values)
+    ex, prob = ds["x1_exchange"].values.astype(int), ds["x1_prob"].values
+    product = ex < int(np.prod([p.size for p in grids["p"]]))  # the clearing family's exchanges come after
+    values = {"p": [ds["exchange_p"].transpose("exchange", "state").values[ex, s] for s in range(econ.S)],
+              "theta": [ds[f"x1_theta{j + 1}"].values for j in range(econ.J)]}
+    for name, what in (("p", "state"), ("theta", "security")):
+        for i, (g, v) in enumerate(zip(grids[name], values[name])):
+            mass = np.array([edge_mass(v[on], prob[on], g[0], g[-1])
+                             for on in ((typ == h) & product for h in range(econ.H))])
+            out.append(GridEdge(f"grid.{name}", g[0], g[-1], tuple(mass.max(0)), f"{what} {i + 1}"))
+    return out

@@ -154,6 +154,7 @@ class LotteryResult(ResultMixin):
     ce3: Allocation
     certificate: Certificate | None = None
     refinement: list = field(default_factory=list)
+    limits: tuple | None = None  # the grid ends the edge checks used, when refinement may extend the grids
 
     def _headline(self) -> dict:
         e = self.econ
@@ -167,9 +168,10 @@ class LotteryResult(ResultMixin):
 
     def _attrs(self, concept, source) -> dict:
         e = self.econ
+        limits = {} if self.limits is None else {"edge_limits": np.asarray(self.limits, float)}
         return {"economy": e.name, "family": e.family, "gamma": e.gamma, "R_hat": e.R_hat, "e": e.e, "rho": e.rho,
                 "concept": concept, "source": source,
-                "certificate_passed": bool(self.certificate is not None and self.certificate.passed)}
+                "certificate_passed": bool(self.certificate is not None and self.certificate.passed), **limits}
 
     def _common_vars(self) -> dict:
         return {"c1": ("type", self.c1, {"long_name": "expected consumption at t=1 after re-trade"}),
@@ -351,7 +353,7 @@ def solve_sp3(econ: LiquidityEconomy, grids: LotteryGrids | None = None, incenti
         ic_dual=truth_telling_multipliers(sol.row_dual, b.row_blocks.get("ic"), pairs, N, nR if common else 1),
         lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3=ce3(econ), certificate=cert,
         grids=grids, exchanges=exchanges, exchange_mass=mass, P_Delta=P_Delta, pinned=pinned,
-        Delta=np.divide(excess, mass, out=np.zeros_like(excess), where=mass > 0))
+        Delta=np.divide(excess, mass, out=np.zeros_like(excess), where=mass > 0), limits=limits)
 
 
 #: HiGHS's algorithm per preference family, measured (benchmarks/liquidity.py): the
@@ -607,12 +609,19 @@ def solve_sp2(econ: LiquidityEconomy, c_grid: np.ndarray | None = None, backend:
     cert = Certificate()
     lp_checks(cert, lp, sol.x, sol.row_dual)
     economic_checks(cert, econ, x, pairs, Vic, cost)
-    lo, hi = limits or (c_grid[0], c_grid[-1])
-    add_edge_checks(cert, [GridEdge("grid.c", lo, hi, (edge_mass(np.minimum(c1, c2), x, lo, hi)[0],
-                                                       edge_mass(np.maximum(c1, c2), x, lo, hi)[1]),
-                                    "as far as refinement extends it" if limits else "",
-                                    ("c >= 0" if lo <= 0 else None, None))])
+    add_edge_checks(cert, consumption_edges(c1, c2, x, c_grid, limits))
     return SP2Result(econ=econ, x=x, welfare=float(sol.objective), liquidity=float(F @ (x @ c1)), c1=x @ c1,
                      c2=x @ c2, ic_dual=truth_telling_multipliers(sol.row_dual, b.row_blocks.get("ic"), pairs, N),
                      lp={**lp.stats, "build_s": lp.build_s, "solve_s": sol.solve_s}, ce3=ce3(econ),
-                     certificate=cert, c_grid=c_grid, bundles=(c1, c2), kept=kept)
+                     certificate=cert, c_grid=c_grid, bundles=(c1, c2), kept=kept, limits=limits)
+
+
+def consumption_edges(c1, c2, x, c_grid, limits=None) -> list:
+    """SP2's ``grid.c``: the lotteries ``x`` (N, bundles) on bundles (c1, c2) with either
+    consumption at or past an end of ``c_grid`` (or, under refinement, of how far it may
+    extend it, ``limits`` = (c_lo, c_hi)); c >= 0 is a natural bound
+    (:class:`~segex.certificate.GridEdge`)."""
+    lo, hi = limits or (c_grid[0], c_grid[-1])
+    return [GridEdge("grid.c", lo, hi, (edge_mass(np.minimum(c1, c2), x, lo, hi)[0],
+                                        edge_mass(np.maximum(c1, c2), x, lo, hi)[1]),
+                     "as far as refinement extends it" if limits else "", ("c >= 0" if lo <= 0 else None, None))]
