@@ -31,6 +31,12 @@ then searches again along each end's branch), and an equilibrium can sit where t
 weight is pinned at a breakpoint while the inner one moves (:func:`negishi` then balances
 the types in other orders, :class:`PermutedOracle`). The face LP only ever mixes columns
 optimal at the final weights, so a returned allocation is optimal whatever the residual.
+
+A starting guess (``weights0``) is tested first: it is the equilibrium when some price
+system supporting its allocation balances every budget (the face LPs), whatever duals the
+solver returned (:func:`_balanced_start`). Where equilibria form a continuum (KT 2.2 with
+identical CRRA: the fees are lump-sum transfers) the search then stays on the one it was
+started on.
 """
 
 from __future__ import annotations
