@@ -131,6 +131,7 @@ def write_zarr(path, datasets: dict[str, xr.Dataset], attrs: dict | None = None)
     """:func:`write_netcdf` as a zarr store: each dataset a group, the root's attributes
     (:func:`root_attrs` with ``attrs``) encoded the same way. Written to ``PATH.tmp`` and
     moved over ``path`` once complete; returns the path."""
+    import inspect
     import shutil
 
     _zarr("writing")
@@ -138,11 +139,14 @@ def write_zarr(path, datasets: dict[str, xr.Dataset], attrs: dict | None = None)
     target = Path(path)
     tmp = Path(str(target) + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    # zarr format 2 (the only one zarr < 3 writes): every zarr reader opens it, and zarr 3
+    # warns that consolidated metadata and fixed-length strings have no version-3 spec yet
+    fmt = {"zarr_format": 2} if "zarr_format" in inspect.signature(xr.Dataset.to_zarr).parameters else {}
     try:
         for i, (name, ds) in enumerate(datasets.items()):
-            _encode(ds).to_zarr(tmp, group=name, mode="w" if i == 0 else "a")
+            _encode(ds).to_zarr(tmp, group=name, mode="w" if i == 0 else "a", **fmt)
         # the root last: its (consolidated) metadata then lists every group
-        xr.Dataset(attrs=_encode_attrs(root_attrs(datasets, attrs))).to_zarr(tmp, mode="a")
+        xr.Dataset(attrs=_encode_attrs(root_attrs(datasets, attrs))).to_zarr(tmp, mode="a", **fmt)
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
     except BaseException as exc:
