@@ -439,15 +439,9 @@ class PermutedOracle:
         return self.o.utilities(x)[self.perm]
 
 
-#: a starting guess is accepted when a supporting price system balances every budget to
-#: this (relative to wealth): half the certificate's budget check (1e-7). The face LP's
-#: prices support the solver's allocation only to its tolerances (reduced costs within
-#: 1e-9 of max |c|), which bounds how exactly they balance budgets (measured 1.6e-8 on KT
-#: 2.2 with identical CRRA), so the search's own target (BUDGET_TOL) is out of reach there
-START_BUDGET_TOL = 5e-8
 
 
-def _balanced_start(oracle, weights0, progress=None):
+def _balanced_start(oracle, weights0, tol=BUDGET_TOL):
     """``weights0`` is the equilibrium if its allocation's budgets balance at *some* price
     system supporting it (the face LPs, :meth:`oracle.balance`): on a degenerate lottery LP
     the transfer at given weights is a set (one per optimal dual), an equilibrium is
@@ -459,16 +453,15 @@ def _balanced_start(oracle, weights0, progress=None):
     pt.u = np.log(pt.weights[1:] / pt.weights[0])
     trace.points.append(pt)
     x0 = pt.state.sol.x
-    if pt.residual <= START_BUDGET_TOL:
+    if pt.residual <= tol:
         return LevelSolution(pt, x0, [x0], oracle.residual(x0, pt), at_start=True), trace
-    # first the vertex at other prices; then (near-ties: the vertex is one of several
-    # optimal allocations to the solver's tolerance) allocations mixed on the face too
-    for keep in (True, False):
-        x, p2 = oracle.balance(pt, [x0], np.ones(oracle.H, bool), keep_allocation=keep)
-        p2.u = pt.u
-        r = oracle.residual(x, p2)
-        if np.abs(r).max() <= START_BUDGET_TOL:
-            return LevelSolution(p2, x, [x0, x], r, at_start=keep), trace
+    # the vertex at other prices (mixing allocations too would need the primal face LP, as
+    # costly as the search's own first steps, and was measured never to help)
+    x, p2 = oracle.balance(pt, [x0], np.ones(oracle.H, bool), keep_allocation=True)
+    p2.u = pt.u
+    r = oracle.residual(x, p2)
+    if np.abs(r).max() <= tol:
+        return LevelSolution(p2, x, [x0], r, at_start=True), trace
     return pt
 
 
@@ -512,7 +505,7 @@ def negishi(oracle, progress=None, weights0=None, **kw) -> tuple[LevelSolution, 
     answer is returned in the original labelling.
     """
     if weights0 is not None:
-        start = _balanced_start(oracle, weights0, progress)
+        start = _balanced_start(oracle, weights0, kw.get("budget_tol", BUDGET_TOL))
         if isinstance(start, tuple):
             return start
         oracle = _FirstSolve(oracle, start)

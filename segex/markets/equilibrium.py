@@ -172,61 +172,81 @@ def supporting_duals(planner: PlannerLP, x, y0, extra, z_cost, backend: str, pri
     feasibility ``A_j'y >= c_j`` (equality where x_j > 0) generated lazily from the
     near-binding columns -- and, with ``pricer(y, weights) -> (A, c)``, from bundles outside
     the LP, so the prices admit no profitable bundle anywhere -- then ``extra`` = (E over
-    (y, z), lower, upper). Returns y, or None if the LP fails or the rows keep growing."""
+    (y, z), lower, upper). With HiGHS one session: each round adds the violated rows and
+    re-solves warm. Returns y, or None if the LP fails or the rows keep growing."""
     lp = planner.lp
     m, q = lp.A.shape[0], z_cost.size
     c = lp.c
     scale = max(1.0, np.abs(c).max())
     eq = x > 1e-12
-    rc0 = c - lp.A.T @ y0
-    # rows exact to the last digit can be inconsistent by rounding (presolve then calls
-    # the face infeasible): each holds to the solver's dual feasibility tolerance
+    # a bundle not held may be priced out to the solver's dual feasibility tolerance; a held
+    # one is priced exactly -- its reduced cost times its probability enters the type's
+    # budget, and a tolerance relative to the largest utility can exceed one of wealth
     feas = DUAL_SLACK * scale
-    active = eq | (rc0 >= -1e-3 * scale)
+    active = eq | (c - lp.A.T @ y0 >= -1e-3 * scale)
+
+    def rows(At, cr, held):
+        """Dual feasibility rows ``At y >= cr`` (within feas), equalities where held."""
+        return (sp.hstack([At, sp.csr_matrix((At.shape[0], q))]).tocsr(), np.where(held, cr, cr - feas),
+                np.where(held, cr, np.inf))
+
+    cols = np.nonzero(active)[0]
+    A0, lo0, hi0 = rows(lp.A[:, cols].T, c[cols], eq[cols])
     E, e_lo, e_hi = extra
-    extra_A, extra_c = [], []
+    face = _FaceLP(LP(c=np.concatenate([np.zeros(m), z_cost]), A=sp.vstack([A0, E]).tocsc(),
+                      col_lb=np.concatenate([np.full(m, -np.inf), np.zeros(q)]), col_ub=np.full(m + q, np.inf),
+                      row_lb=np.concatenate([lo0, e_lo]), row_ub=np.concatenate([hi0, e_hi]),
+                      col_blocks={}, row_blocks={}), backend)
     for _ in range(rounds):
-        cols = np.nonzero(active)[0]
-        At = sp.vstack([lp.A[:, cols].T] + [Ae.T for Ae in extra_A]).tocsr()
-        ce = np.concatenate([c[cols], *extra_c])
-        eqs = np.concatenate([eq[cols], *[np.zeros(v.size, bool) for v in extra_c]])
-        M = sp.vstack([sp.hstack([At, sp.csr_matrix((At.shape[0], q))]), E]).tocsc()
-        dual_lp = LP(c=np.concatenate([np.zeros(m), z_cost]), A=M,
-                     col_lb=np.concatenate([np.full(m, -np.inf), np.zeros(q)]), col_ub=np.full(m + q, np.inf),
-                     row_lb=np.concatenate([ce - feas, e_lo]),
-                     row_ub=np.concatenate([np.where(eqs, ce + feas, np.inf), e_hi]),
-                     col_blocks={}, row_blocks={})
-        y = _solve_face(dual_lp, backend)
+        y = face.solve()
         if y is None:
             return None
         y = y[:m]
-        viol = c - lp.A.T @ y > max(1e-9 * scale, feas)
-        grew = bool(np.any(viol & ~active))
-        active |= viol
+        new = np.nonzero((c - lp.A.T @ y > feas) & ~active)[0]
+        active[new] = True
+        if new.size:
+            face.add_rows(*rows(lp.A[:, new].T, c[new], eq[new]))
+        grew = bool(new.size)
         if pricer is not None:
             Ap, cp = pricer(y, planner.weights)
             if Ap is not None and Ap.shape[1]:
-                bad = np.nonzero(cp - Ap.T @ y > 1e-9 * scale)[0]
+                bad = np.nonzero(cp - Ap.T @ y > feas)[0]
                 if bad.size:
-                    extra_A.append(Ap[:, bad])
-                    extra_c.append(cp[bad])
+                    face.add_rows(*rows(Ap[:, bad].T, cp[bad], np.zeros(bad.size, bool)))
                     grew = True
         if not grew:
             return y
     return None
 
 
-def _solve_face(lp: LP, backend: str):
-    """A face LP's solution, or None. HiGHS's presolve has been seen to call a feasible
-    face infeasible (its rows hold only to tolerances): it is then solved again without."""
-    for opts in ({}, {"presolve": "off"}) if backend == "highs" else ({},):
+class _FaceLP:
+    """A face LP solved round after round with rows added: with HiGHS one session (each
+    round warm from the last basis, no presolve: a face holds only to tolerances and
+    presolve has been seen to call a feasible one infeasible); other backends re-solve."""
+
+    def __init__(self, lp: LP, backend: str):
+        self.lp, self.backend, self.session = lp, backend, None
+
+    def add_rows(self, A, lb, ub) -> None:
+        if self.session is not None:
+            self.session.add_rows(A, lb, ub)  # also extends self.lp
+            return
+        self.lp.A = sp.vstack([self.lp.A, A]).tocsc()
+        self.lp.row_lb, self.lp.row_ub = np.concatenate([self.lp.row_lb, lb]), np.concatenate([self.lp.row_ub, ub])
+
+    def solve(self):
+        """The solution's x, or None if the solver fails (a time limit is re-raised)."""
         try:
-            return solve(lp, backend=backend, **opts).x
+            if self.backend != "highs":
+                return solve(self.lp, backend=self.backend).x
+            if self.session is None:
+                from ..backends.highs import HighsSession
+
+                self.session = HighsSession(self.lp, presolve="off", solver="simplex", diagnose=False)
+            return self.session.run().x
         except SolveError as err:
             reraise_limit(err)
-            if err.status != "infeasible":
-                return None
-    return None
+            return None
 
 
 def _at_duals(oracle: PlannerOracle, x, pt, y, tag: str) -> ng.NegishiPoint:
@@ -283,8 +303,10 @@ def least_fee_prices(oracle: PlannerOracle, x, pt, rows: np.ndarray, hold=(), ro
         y = _least_abs(oracle, x, y, stage, (fixed, lo, hi), rounds)
         if y is None:
             return pt
+        # held to the dual feasibility tolerance (exact, the next LP can be inconsistent by rounding)
+        tol = DUAL_SLACK * max(1.0, np.abs(planner.lp.c).max())
         fixed = sp.vstack([fixed, _picker(stage, m)]).tocsr()
-        lo, hi = np.concatenate([lo, y[stage]]), np.concatenate([hi, y[stage]])
+        lo, hi = np.concatenate([lo, y[stage] - tol]), np.concatenate([hi, y[stage] + tol])
     return _at_duals(oracle, x, pt, y, "+least-fee")
 
 
@@ -299,13 +321,11 @@ def _least_abs(oracle: PlannerOracle, x, y0, rows, held, rounds):
     planner = oracle.planner
     m, k = planner.lp.A.shape[0], rows.size
     fixed, lo, hi = held
-    # held to the dual feasibility tolerance (exact equalities can be inconsistent by rounding)
-    tol = DUAL_SLACK * max(1.0, np.abs(planner.lp.c).max())
     pick = _picker(rows, m)
     # |y_r| <= u_r as  y_r - u_r <= 0  and  -y_r - u_r <= 0
     E = sp.vstack([sp.hstack([fixed, sp.csr_matrix((fixed.shape[0], k))]), sp.hstack([pick, -sp.identity(k)]),
                    sp.hstack([-pick, -sp.identity(k)])]).tocsr()
-    extra = (E, np.concatenate([lo - tol, np.full(2 * k, -np.inf)]), np.concatenate([hi + tol, np.zeros(2 * k)]))
+    extra = (E, np.concatenate([lo, np.full(2 * k, -np.inf)]), np.concatenate([hi, np.zeros(2 * k)]))
     return supporting_duals(planner, x, y0, extra, -np.ones(k) / planner.unit(y0), oracle.backend, None, rounds)
 
 
