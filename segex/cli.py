@@ -1,4 +1,5 @@
-"""Command line: ``segex [--debug] solve FILE [--json] [--out FILE.nc] [--backend B] [--concept C ...] [--quiet]``;
+"""Command line: ``segex [--debug] solve FILE [--json | --wide] [--out FILE.nc] [--backend B] [--concept C ...]
+[--quiet]``;
 ``segex check FILE.nc``; ``segex sweep``; ``segex new [ECONOMY]`` (a commented starter grid file on
 stdout); ``segex plot FILE.nc [--out-dir DIR]`` (the economy's standard figures as PNGs).
 
@@ -16,7 +17,9 @@ Output
      "<concept>": <result.to_dict()>, ...}   # each computed concept under its paper name:
                                              # (each economy's registered concepts)
 
-with non-finite floats written as null. Without ``--json`` a plain-text report is printed.
+with non-finite floats written as null. Without ``--json`` a plain-text report is printed
+(:mod:`segex.report`): at most 100 columns, each concept's results under the headings its
+economy declares, values that do not apply left out; ``--wide`` prints it unabridged.
 ``--out FILE.nc`` writes every concept's ``to_dataset()`` as a netCDF4 group named by the
 concept (:func:`segex.io.store.write_netcdf`).
 
@@ -48,6 +51,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import SegexError
+from .report import certificate_dict, certificate_line, jsonable, text_report
 
 from .io.config import BACKENDS  # noqa: E402
 
@@ -88,6 +92,8 @@ def parser() -> argparse.ArgumentParser:
                        description="Solve the economy of a TOML grid file (see grids/*.toml).")
     s.add_argument("file", metavar="FILE", help="TOML grid file")
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a text report")
+    s.add_argument("--wide", action="store_true",
+                   help="text report unabridged: every cell whole and tables uncut (default: at most 100 columns)")
     s.add_argument("--out", metavar="FILE.nc", help="write every concept's dataset to this netCDF4 file (a .nc name)")
     s.add_argument("--backend", choices=BACKENDS, help="LP backend (overrides solve.backend)")
     s.add_argument("--method", metavar="METHOD",
@@ -244,9 +250,9 @@ def _solve(args) -> int:
                          progress=not args.quiet, status=lambda m: _status(args, m))
     report = _report(spec.name, results, main_lp(spec, results))
     if args.json:
-        print(json.dumps(_jsonable(report), allow_nan=False))
+        print(json.dumps(jsonable(report), allow_nan=False))
     else:
-        print(_text_report(spec.name, results, report))
+        print(text_report(report, layout=spec.definition.report, results=results, wide=args.wide))
     if args.out:
         save(args.out, results, spec, command=_command(args))
         _status(args, f"wrote {args.out}")
@@ -298,10 +304,10 @@ def _check(args) -> int:
     passed = all(c.passed for c in certs.values())
     if args.json:
         out = {"file": args.file, "passed": passed, **{g: c.to_dict() for g, c in certs.items()}}
-        print(json.dumps(_jsonable(out), allow_nan=False))
+        print(json.dumps(jsonable(out), allow_nan=False))
     else:
         for group, cert in certs.items():
-            print(f"{group}: {_cert_line(cert).removeprefix('certificate: ')} ({len(cert.checks)} checks)")
+            print(f"{group}: {certificate_line(cert).removeprefix('certificate: ')} ({len(cert.checks)} checks)")
     return 0 if passed else 1
 
 
@@ -364,7 +370,7 @@ def _sweep(args) -> int:
     summary = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
                         command=_command(args))
     if args.json:
-        print(json.dumps(_jsonable(summary), allow_nan=False))
+        print(json.dumps(jsonable(summary), allow_nan=False))
     else:
         print(f"sweep: {summary['points']} points ({summary['computed']} computed, {summary['reused']} reused), "
               f"{summary['failed']} failed, {summary['uncertified']} not certified, {summary['seconds']:.1f} s; "
@@ -378,7 +384,7 @@ def _report(name, results, lp) -> dict:
         _refinement_guard(dicts[concept], res)
     cert = {"passed": True}
     for concept, res in results.items():
-        c = _cert_dict(getattr(res, "certificate", None))
+        c = certificate_dict(getattr(res, "certificate", None))
         if c is None:
             continue
         ok = bool(c.pop("passed", True))
@@ -405,177 +411,6 @@ def _refinement_guard(d: dict, res) -> None:
     tol, accuracy = ref.get("tol") or 0.0, ref.get("accuracy")
     cert.add("refinement.converged", accuracy if isinstance(accuracy, (int, float)) and accuracy > tol else math.inf,
              tol, "the refinement did not reach the asked tolerance (--tol)")
-
-
-def _cert_dict(cert) -> dict | None:
-    """A certificate as ``{"passed": bool, check: {"residual", "tol", "passed", ...}}``;
-    accepts a plain dict or an object with ``to_dict()`` (:class:`segex.certificate.Certificate`)."""
-    if cert is None:
-        return None
-    if hasattr(cert, "to_dict"):
-        cert = cert.to_dict()
-    return dict(cert)
-
-
-def _jsonable(x, keep_inf: bool = False):
-    """Plain JSON types; non-finite floats become None (``keep_inf``: only NaN, for the
-    text report, where an unbounded end reads ``inf``)."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v, keep_inf) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v, keep_inf) for v in x]
-    if hasattr(x, "tolist") and not isinstance(x, (str, bytes)):  # numpy arrays and scalars
-        return _jsonable(x.tolist(), keep_inf)
-    if isinstance(x, bool) or x is None or isinstance(x, (int, str)):
-        return x
-    if isinstance(x, float):
-        return x if math.isfinite(x) or (keep_inf and not math.isnan(x)) else None
-    return str(x)
-
-
-# ---------------------------------------------------------------------------------- text report
-TYPE_COLUMNS = ("share", "k", "c0", "c1", "theta", "utility")
-EXCHANGE_COLUMNS = ("id", "state", "z", "p", "fee", "shares")
-REFINE_COLUMNS = ("phase", "step", "rows", "cols", "objective", "p0", "K", "z", "P_Delta", "change",
-                  "largest_change_in", "seconds", "certified")
-
-
-def _text_report(name, results, report) -> str:
-    lines = [f"economy: {name}"]
-    for concept, res in results.items():
-        d = _jsonable(report[concept], keep_inf=True)
-        lines += ["", f"== {concept} =="]
-        types = d.get("types")
-        if isinstance(types, list) and types and all(isinstance(t, dict) for t in types):
-            lines += _table([{"type": h, **t} for h, t in enumerate(types)], ("type",) + TYPE_COLUMNS)
-        notes = {k: v for k, v in d.items() if k.endswith("_note") and isinstance(v, str)}
-        prices = [f"{k} = {_fmt(v)}" for k, v in d.items()
-                  if k not in ("types", "exchanges", "active_exchanges", "refinement", "continuum")
-                  and k not in notes and not _is_records(v)]
-        if prices:
-            lines.append("prices: " + "  ".join(prices))
-        exchanges = d.get("exchanges")
-        if isinstance(exchanges, list) and exchanges:
-            active = [e for e in exchanges if isinstance(e, dict) and _is_active(e)]
-            lines.append(f"active exchanges: {len(active)} of {len(exchanges)}")
-            if active:
-                lines += _table([_with_type_shares(e, types) for e in active], EXCHANGE_COLUMNS, skip=("active",))
-        lines += [f"{k.removesuffix('_note').replace('_', ' ')}: {v}" for k, v in notes.items()]
-        if getattr(res, "lp", None):
-            lines.append(_lp_line(res.lp))
-            cont = res.lp.get("continuum")
-            if isinstance(cont, dict):
-                lines.append(f"continuum: {cont['variables']} variables, {cont['constraints']} constraints, "
-                             f"{cont['exchanges']} exchanges; {cont['newton_iterations']} Newton iterations, "
-                             f"solve {cont['solve_s']:.2f} s, certify {cont['certify_s']:.2f} s")
-        ref = d.get("refinement") if isinstance(d, dict) else None
-        if _is_records(ref):  # refinement as a list of LP steps
-            lines.append(f"refinement: {len(ref)} LPs")
-            lines += _table(ref, ("step", "rows", "cols", "welfare"),
-                            skip=("nnz", "build_s", "solve_s"))
-        elif isinstance(ref, dict):
-            lines.append(f"refinement (tol {_fmt(ref['tol'])}): accuracy {_fmt(ref['accuracy'])}, "
-                         f"{'converged' if ref['converged'] else 'NOT converged'}")
-            lines += _table(ref["path"], REFINE_COLUMNS)
-        cert = getattr(res, "certificate", None)
-        if cert is not None:
-            lines.append(_cert_line(cert))
-    return "\n".join(lines)
-
-
-def _is_active(e: dict) -> bool:
-    if "active" in e:
-        return bool(e["active"])
-    shares = e.get("shares")
-    if isinstance(shares, list):
-        flat = [v for v in _flatten(shares) if isinstance(v, (int, float))]
-        return any(v > 1e-9 for v in flat)
-    return True
-
-
-def _flatten(x):
-    if isinstance(x, list):
-        for v in x:
-            yield from _flatten(v)
-    else:
-        yield x
-
-
-def _is_records(v) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
-
-
-def _with_type_shares(e: dict, types) -> dict:
-    """Add columns ``share[h]``: the fraction of type h in exchange ``e["id"]``, when the
-    types report their exchange shares as ``{"shares": {id: fraction}}``."""
-    if "id" not in e or not _is_records(types) or not all(isinstance(t.get("shares"), dict) for t in types):
-        return e
-    return {**e, **{f"share[{h}]": float(t["shares"].get(e["id"], 0.0)) for h, t in enumerate(types)}}
-
-
-def _is_numeric_dict(v) -> bool:
-    return isinstance(v, dict) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v.values())
-
-
-def _table(rows: list[dict], preferred, skip=()) -> list[str]:
-    keys = [k for k in preferred if any(k in r for r in rows)]
-    keys += [k for r in rows for k in r
-             if k not in keys and (not isinstance(r[k], dict) or _is_numeric_dict(r[k]))]
-    keys = [k for k in dict.fromkeys(keys) if k not in skip]
-    cells = [[_fmt(r.get(k, "")) for k in keys] for r in rows]
-    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
-    out = ["  " + "  ".join(k.rjust(w) for k, w in zip(keys, widths))]
-    out += ["  " + "  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
-    return out
-
-
-def _fmt(v) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        if v == 0:
-            return "0"
-        return f"{v:.4f}" if 1e-3 <= abs(v) < 1e6 else f"{v:.3e}"
-    if v is None:
-        return "nan"
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return ", ".join(f"{k}={_fmt(x)}" for k, x in v.items()) if _is_numeric_dict(v) else json.dumps(v)
-    return str(v)
-
-
-def _sci(v) -> str:
-    return f"{v:.2e}" if isinstance(v, (int, float)) and not isinstance(v, bool) else _fmt(v)
-
-
-def _lp_line(lp: dict) -> str:
-    def g(key, fmt):
-        v = lp.get(key)
-        return format(v, fmt) if isinstance(v, (int, float)) else "?"
-
-    return (f"LP: {g('rows', 'd')} rows x {g('cols', 'd')} columns, {g('nnz', 'd')} nonzeros; "
-            f"build {g('build_s', '.2f')} s, solve {g('solve_s', '.2f')} s")
-
-
-def _cert_line(cert) -> str:
-    cert = _jsonable(_cert_dict(cert), keep_inf=True)
-    checks = {k: v for k, v in cert.items() if k != "passed" and isinstance(v, dict)}
-    failed = [k for k, v in checks.items() if not v.get("passed", True)]
-    residuals = [v["residual"] for v in checks.values() if isinstance(v.get("residual"), (int, float))]
-    if cert.get("passed", True) and not failed:
-        worst = f" (max residual {max(residuals):.2e})" if residuals else ""
-        return f"certificate: passed{worst}"
-    if not failed:
-        return "certificate: FAILED"
-    parts = []
-    for k in failed:
-        v = checks[k]
-        r, t = v.get("residual"), v.get("tol")
-        parts.append(f"{k} (residual {_sci(r)} > tol {_sci(t)})" if r is not None else k)
-    # a grid that binds: its note says which grid to widen and which way
-    widen = [f"\n  {k}: {checks[k]['note']}" for k in failed if "edge" in k.split(".") and checks[k].get("note")]
-    return "certificate: FAILED: " + ", ".join(parts) + "".join(widen)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,11 @@ costs nothing and an economy's solvers load only when it is solved. The signatur
 ``starter`` (optional, ``segex new``): a commented starter grid file, ``"package:file.toml"``
 shipped as package data, or the text itself.
 
+``report`` (optional): a :class:`ReportLayout` saying how the text report of ``segex solve``
+(:mod:`segex.report`) groups its concepts' ``to_dict()`` keys -- which are prices, which
+welfare, which per-type vectors -- so the report needs no economics of its own. Without one
+every scalar is listed under ``values:``.
+
 A :class:`Result` (every concept of every economy) has ``certificate``, ``lp`` (a dict of
 the main LP's sizes and times, or None), ``to_dict()`` (the JSON object under the concept's
 name) and ``to_dataset()`` (an :class:`xarray.Dataset` whose coordinates carry ``long_name``
@@ -83,6 +88,29 @@ class Concept:
 
 
 @dataclass(frozen=True)
+class ReportLayout:
+    """How the text report (:mod:`segex.report`) lays out the ``to_dict()`` of an economy's
+    concepts; the JSON and netCDF outputs are not affected.
+
+    ``sections``: ``(heading, keys)`` pairs in order -- the keys listed on one line (wrapped)
+    as ``heading: key = value  key = value``, each where the concept has it; keys declared
+    nowhere are listed under ``values:``. ``per_type``: top-level lists indexed by type
+    (``c1 = [c1 of type 0, c1 of type 1]``), shown as columns of the types table. ``columns``:
+    per table (a key whose value is a list of records: ``types``, ``exchanges``, the
+    ``refinement`` path) the columns to show first, in order (the first is the key column a
+    wide table repeats in each of its column blocks); the others follow as they come.
+    ``titles``: a table's heading instead of its key. ``hidden``: keys left out of the text
+    (shown elsewhere in it, or too long to read there); they stay in the JSON.
+    """
+
+    sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    per_type: tuple[str, ...] = ()
+    columns: dict = field(default_factory=dict)
+    titles: dict = field(default_factory=dict)
+    hidden: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Economy:
     """One TOML ``economy`` name and how the front end handles it (module docstring).
 
@@ -110,6 +138,7 @@ class Economy:
     example: str = ""
     starter: str = ""
     plot: str | Callable | None = None
+    report: ReportLayout = field(default_factory=ReportLayout)
 
     @property
     def concept_names(self) -> tuple[str, ...]:
@@ -223,4 +252,4 @@ def _load(what: str, load) -> None:
         _FAILED[what] = f"{type(exc).__name__}: {exc}"
 
 
-__all__ = ["Concept", "Economy", "Result", "economies", "get", "register", "resolve"]
+__all__ = ["Concept", "Economy", "ReportLayout", "Result", "economies", "get", "register", "resolve"]

@@ -12,8 +12,9 @@ import pytest
 
 import segex
 from segex.certificate import Certificate
-from segex.cli import _jsonable, main
+from segex.cli import main
 from segex.io.config import RunSpec
+from segex.report import jsonable
 from segex.result import ResultMixin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def test_to_dict_is_the_json_of_the_command_line(env2_externality, capsys):
     capsys.readouterr()
     assert main(["solve", str(ENV2), "--json", "--concept", "externality", "--quiet"]) == 0
     cli = json.loads(capsys.readouterr().out)
-    assert json.loads(json.dumps(_jsonable(env2_externality.to_dict()))) == cli
+    assert json.loads(json.dumps(jsonable(env2_externality.to_dict()))) == cli
 
 
 def test_results_print_one_line_per_concept(env2_externality):

@@ -1,4 +1,4 @@
-"""The economy registry: the front end (CLI, run, sweep, check, io) names no economy and no
+"""The economy registry: the front end (CLI, run, sweep, check, io, the report) names no economy and no
 concept, every registered economy's grid files load, results follow one protocol, and a
 new economy registered from outside segex runs through `segex solve` and `segex check`."""
 
@@ -20,7 +20,7 @@ from segex.io import validate as v
 from segex.io.config import RunSpec, load_spec, parse_solve
 
 ROOT = Path(__file__).resolve().parents[1]
-FRONT = ["segex/cli.py", "segex/run.py", "segex/check.py", "segex/sweep.py", "segex/registry.py",
+FRONT = ["segex/cli.py", "segex/run.py", "segex/check.py", "segex/sweep.py", "segex/registry.py", "segex/report.py",
          *[str(p.relative_to(ROOT)) for p in (ROOT / "segex" / "io").glob("*.py")]]
 
 

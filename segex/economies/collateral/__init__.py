@@ -1,7 +1,7 @@
 """Kilenthong–Townsend collateral economy: Definition 1 (with the externality) and
 Program 2 (segregated exchanges, Appendix A) with its competitive equilibrium."""
 
-from ...registry import Concept, Economy, register
+from ...registry import Concept, Economy, ReportLayout, register
 from .externality import ExternalityResult, solve_externality
 from .grids import CollateralGrids
 from .model import CollateralEconomy
@@ -27,6 +27,17 @@ register(Economy(
     sweep_defaults={"solve.weights": lambda raw: [1.0] * len(raw.get("types", []))},
     main_lp=("segregated",),
     example="grids/kt_env1.toml",
+    report=ReportLayout(
+        sections=(("prices", ("p0", "spot", "q")),
+                  ("aggregates", ("K", "z")),
+                  ("planner", ("welfare", "weights", "equilibrium", "method"))),
+        columns={"types": ("k", "c0", "c1", "theta", "utility", "binding", "multiplier", "transfer", "fee",
+                           "lump_sum", "wealth", "expenditure", "shares", "Delta"),
+                 "exchanges": ("id", "state", "z", "p", "fee", "fee_interval", "Q", "mass"),
+                 "refinement": ("step", "phase", "n_z", "rows", "cols", "objective", "p0", "K", "z", "P_Delta",
+                                "change", "largest_change_in", "seconds", "certified")},
+        hidden=("active_exchanges", "continuum"),  # the exchanges' table; the LP's continuum line
+    ),
 ))
 
 __all__ = [

@@ -7,7 +7,7 @@ the spot prices depend on how securities are held, which is the pecuniary extern
 prices; :mod:`.segregated` its equilibrium, read-back and certificate; :mod:`.spec` grid
 files; :mod:`.recheck` ``segex check``; :mod:`.figure` KT's Figure 1."""
 
-from ...registry import Concept, Economy, register
+from ...registry import Concept, Economy, ReportLayout, register
 from .model import IncompleteMarketsEconomy
 
 _HERE = __name__
@@ -30,6 +30,13 @@ register(Economy(
     sweep_defaults={"solve.weights": lambda raw: [1.0] * len(raw.get("types", []))},
     main_lp=("segregated",),
     example="grids/kt_incomplete.toml",
+    report=ReportLayout(
+        sections=(("prices", ("p0", "Q", "spot")), ("planner", ("welfare", "weights"))),
+        columns={"types": ("c0", "c1", "theta", "utility", "transfer", "shares"),
+                 "exchanges": ("id", "p", "fee", "Q", "mass"),
+                 "refinement": ("step", "rows", "cols", "family_spacing", "p0", "theta", "lps", "change",
+                                "certified")},
+    ),
 ))
 
 __all__ = ["IncompleteMarketsEconomy"]

@@ -7,7 +7,7 @@ indexed by the private-market rate (:mod:`.lottery`); every solution concept as 
 certified result (:mod:`.concepts`); KT Section 3 in KT's symbols (:mod:`.diamond_dybvig`);
 grid files (:mod:`.spec`) and ``segex check`` (:mod:`.recheck`)."""
 
-from ...registry import Concept, Economy, register
+from ...registry import Concept, Economy, ReportLayout, register
 from .concepts import FGT_CONCEPTS, KT_CONCEPTS, solve_concept
 from .lottery import LotteryGrids, refine_sp2, refine_sp3, solve_sp2, solve_sp3
 from .model import FAMILIES, LiquidityEconomy
@@ -23,13 +23,26 @@ _SUMMARY = {
     "externality": "the unregulated equilibrium with retrade, p = 1/R-hat (KT Section 3; = CE3)",
 }
 
+#: The text report's headings (segex.report): FGT's and KT Section 3's keys alike.
+_REPORT = ReportLayout(
+    sections=(("rates", ("p", "R", "R_hat", "R_over_R_hat")),
+              ("allocation", ("I", "liquidity", "short_share")),
+              ("regulation", ("regulation", "exchanges_structure")),
+              ("incentives", ("binding_ic",)),
+              ("welfare", ("welfare", "welfare_gain"))),
+    per_type=("c1", "c2", "R_by_type"),
+    columns={"exchanges": ("R", "p", "mass", "P_Delta", "pinned", "Delta"),
+             "refinement": ("step", "rows", "cols", "welfare", "R", "liquidity", "change")},
+    titles={"exchanges": "active exchanges"},  # only the active ones are listed
+)
+
 
 def _economy(name, summary, parse, concepts, default, example):
     return Economy(name=name, summary=summary, parse=f"{_HERE}.spec:{parse}",
                    concepts=tuple(Concept(c, _SOLVE, _SUMMARY[c]) for c in concepts), default_concepts=default,
                    recheck=f"{_HERE}.recheck:recheck", grids=f"{_HERE}.spec:build_grids",
                    main_lp=("segregated", "SP3", "SP2"), example=example,
-                   starter=f"{_HERE}:starter_{name}.toml", plot=f"{_HERE}.plot:plot")
+                   starter=f"{_HERE}:starter_{name}.toml", plot=f"{_HERE}.plot:plot", report=_REPORT)
 
 
 register(_economy("liquidity", "Farhi-Golosov-Tsyvinski: liquidity regulation with hidden types and hidden trades",
