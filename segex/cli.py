@@ -109,7 +109,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--time-limit", type=_seconds, metavar="SECONDS", dest="time_limit",
                    help="stop any LP solve after this many seconds, an error naming the limit (overrides "
                         "solve.time_limit)")
-    s.add_argument("--quiet", action="store_true", help="no progress bars or status messages")
+    s.add_argument("--quiet", action="store_true",
+                   help="no progress bars or status messages (progress bars are shown only when stderr is a terminal)")
     _solve_options(s)
 
     c = sub.add_parser("check", help="re-verify a result file written by segex solve --out",
@@ -129,7 +130,7 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--workers", type=int, metavar="N", help="local Dask worker processes (default: one per core; 0: in this process, without Dask)")
     w.add_argument("--scheduler", metavar="ADDRESS", help="use this Dask scheduler instead of a local cluster")
     w.add_argument("--json", action="store_true", help="print a JSON summary")
-    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.add_argument("--quiet", action="store_true", help="no progress bar (shown only when stderr is a terminal)")
     _solve_options(w)
     n = sub.add_parser("new", help="print a commented starter grid file for an economy",
                        description="Print a commented starter grid file for ECONOMY on stdout (segex new ECONOMY > "
@@ -238,6 +239,12 @@ def _status(args, message):
         print(f"segex: {message}", file=sys.stderr)
 
 
+def _progress(args) -> bool:
+    """Progress bars (:mod:`segex.progress`): on a terminal only, never with ``--quiet``."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return not args.quiet and bool(isatty and isatty())
+
+
 def _solve(args) -> int:
     from .io.config import load_spec
     from .run import main_lp, save, solve_spec
@@ -247,7 +254,7 @@ def _solve(args) -> int:
     spec = load_spec(args.file)
     results = solve_spec(spec, concepts=args.concept, backend=args.backend, method=args.method, tol=args.tol,
                          time_limit=args.time_limit,
-                         progress=not args.quiet, status=lambda m: _status(args, m))
+                         progress=_progress(args), status=lambda m: _status(args, m))
     report = _report(spec.name, results, main_lp(spec, results))
     if args.json:
         print(json.dumps(jsonable(report), allow_nan=False))
@@ -367,7 +374,7 @@ def _sweep(args) -> int:
     _check_suffix(args.out, OUT_SUFFIXES["sweep"])  # before any point is solved
     sweep = load_sweep(args.file, args.param, concepts=args.concept, tol=args.tol, backend=args.backend,
                        method=args.method)
-    summary = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
+    summary = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, progress=_progress(args),
                         command=_command(args))
     if args.json:
         print(json.dumps(jsonable(summary), allow_nan=False))

@@ -264,7 +264,8 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
                          attrs=_root(sweep, command, "sweep point", values))
     elif todo:
         from dask.distributed import Client, LocalCluster, as_completed
-        from tqdm.auto import tqdm
+
+        from .progress import Bar
 
         cluster = None
         if scheduler:
@@ -275,7 +276,7 @@ def run_sweep(sweep: Sweep, out, workers: int | None = None, scheduler: str | No
             client = Client(cluster)
         try:
             futures = {client.submit(solve_point, sweep, values, pure=False): (flat, values) for flat, values in todo}
-            with tqdm(total=len(todo), disable=not progress, desc="sweep", unit="point") as bar:
+            with Bar("sweep", total=len(todo), unit="point", enabled=progress) as bar:
                 for fut in as_completed(futures):
                     flat, values = futures[fut]
                     write_netcdf(parts / _part_name(flat), _part(fut.result(), flat, values),

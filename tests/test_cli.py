@@ -279,7 +279,16 @@ def test_explicit_weights_and_concept_flag(tmp_path, capsys, fake_segregated):
     d = json.loads(capsys.readouterr().out)
     assert "externality" not in d and "segregated" in d
     np.testing.assert_array_equal(calls[0]["weights"], [1.0, 2.0])
-    assert calls[0]["backend"] == "highs" and calls[0]["progress"] is True
+    assert calls[0]["backend"] == "highs" and calls[0]["progress"] is False  # stderr is not a terminal here
+
+
+@pytest.mark.parametrize("flags, shown", [([], True), (["--quiet"], False), (["--json"], True)])
+def test_progress_only_on_a_terminal(tmp_path, capsys, monkeypatch, fake_segregated, flags, shown):
+    """Progress bars (segex.progress) need stderr to be a terminal, and no --quiet."""
+    calls, _ = fake_segregated
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert main(["solve", str(small_spec(tmp_path)), "--concept", "segregated", *flags]) == 0
+    assert calls[0]["progress"] is shown
 
 
 def test_failed_certificate_exit_1_still_reports(tmp_path, capsys, fake_segregated):

@@ -21,6 +21,7 @@ from segex.io.config import RunSpec, load_spec, parse_solve
 
 ROOT = Path(__file__).resolve().parents[1]
 FRONT = ["segex/cli.py", "segex/run.py", "segex/check.py", "segex/sweep.py", "segex/registry.py", "segex/report.py",
+         "segex/progress.py",
          *[str(p.relative_to(ROOT)) for p in (ROOT / "segex" / "io").glob("*.py")]]
 
 

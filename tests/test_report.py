@@ -1,5 +1,6 @@
 """The text report of `segex solve` (segex.report): at most 100 columns (`--wide`: unabridged),
-sections named by the economy's layout, no `nan` where a value does not apply.
+sections named by the economy's layout, no `nan` where a value does not apply; progress bars
+only on a terminal.
 
 Every grid file's report is rendered from the JSON its pin recorded (tests/pinned, the output of
 `segex solve FILE --json`, solved once when pinned): rendering needs the JSON object and the
@@ -157,3 +158,21 @@ def test_every_layout_names_each_key_once():
         keys = [k for _, ks in economy.report.sections for k in ks]
         assert len(keys) == len(set(keys)), name
         assert not set(keys) & set(economy.report.hidden), name
+
+
+# --------------------------------------------------------------------------------- progress, -v
+def test_a_bar_counts_on_stderr(capsys, monkeypatch):
+    from segex import progress
+
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    with progress.Bar("fee intervals", total=3, unit="exchange") as bar:
+        for _ in range(3):
+            bar.update()
+        bar.write("a line above the bar")
+    captured = capsys.readouterr()
+    assert captured.out == "" and "fee intervals" in captured.err and "3/3" in captured.err
+    assert "a line above the bar" in captured.err
+    with progress.Bar("silent", total=3, enabled=False) as bar:
+        bar.update(change="1e-3")
+        bar.write("nothing")
+    assert capsys.readouterr().err == ""

@@ -31,9 +31,11 @@ CONSUMER_TOL = 1e-6
 
 
 def certify_planner(planner: PlannerLP, x: np.ndarray, y: np.ndarray, equilibrium: bool, backend: str = "highs",
-                    cert: Certificate | None = None, families=None, scale: float = 1.0) -> Certificate:
+                    cert: Certificate | None = None, families=None, scale: float = 1.0,
+                    progress: bool = False) -> Certificate:
     """LP checks, clearing per priced family (``families``: {row-family: note}, default
-    every priced family), budgets (when ``equilibrium``) and consumer optimality.
+    every priced family), budgets (when ``equilibrium``) and consumer optimality (one LP
+    per type; ``progress``: a bar).
     Clearing residuals are relative to the family's gross volume, its bounds and the
     economy's ``scale`` (its aggregate endowment): without that floor a market with no
     trade (volume at rounding level) would compare rounding with rounding."""
@@ -53,7 +55,7 @@ def certify_planner(planner: PlannerLP, x: np.ndarray, y: np.ndarray, equilibriu
     if equilibrium:
         cert.add("budget", float(np.max(np.abs(T) / wealth)), BUDGET_TOL,
                  "max_h |expenditure - wealth| / wealth at the read-back prices")
-    gaps = consumer_gaps(planner, x, P, wealth + T, backend)
+    gaps = consumer_gaps(planner, x, P, wealth + T, backend, progress=progress)
     cert.add("consumer_optimality", float(gaps.max()), CONSUMER_TOL,
              "max_h (value of the type's own budget problem at the read-back prices - U^h) / (1 + |U^h|)")
     return cert
@@ -85,12 +87,16 @@ def consumer_lp(planner: PlannerLP, h: int, P: np.ndarray, income: float) -> tup
     return sub, cols
 
 
-def consumer_gaps(planner: PlannerLP, x, P, income, backend: str = "highs") -> np.ndarray:
+def consumer_gaps(planner: PlannerLP, x, P, income, backend: str = "highs", progress: bool = False) -> np.ndarray:
     """(H,) best utility affordable at the prices minus the utility of the type's lottery,
-    relative to 1 + |U^h|, clipped at zero."""
+    relative to 1 + |U^h|, clipped at zero (one LP per type; ``progress``: a bar)."""
+    from ..progress import Bar
+
     gaps = np.zeros(planner.H)
-    for h in range(planner.H):
-        sub, cols = consumer_lp(planner, h, P, income[h])
-        U = planner.col_util[cols] @ x[cols]
-        gaps[h] = max(solve(sub, backend=backend).objective - U, 0.0) / (1.0 + abs(U))
+    with Bar("certificate: consumer LPs", total=planner.H, unit="LP", enabled=progress) as bar:
+        for h in range(planner.H):
+            sub, cols = consumer_lp(planner, h, P, income[h])
+            U = planner.col_util[cols] @ x[cols]
+            gaps[h] = max(solve(sub, backend=backend).objective - U, 0.0) / (1.0 + abs(U))
+            bar.update()
     return gaps

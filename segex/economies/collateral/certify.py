@@ -22,7 +22,7 @@ __all__ = ["BUDGET_TOL", "CLEARING_TOL", "CONSUMER_TOL", "a_bounds", "a_edge_mas
            "grid_edges", "k_bounds", "z_bounds"]
 
 
-def certify_segregated(res, backend="highs") -> Certificate:
+def certify_segregated(res, backend="highs", progress: bool = False) -> Certificate:
     prog, econ, x, pr = res.prog, res.econ, res.x, res.prices
     cert = Certificate()
     lp_checks(cert, prog.lp, x, res.row_dual)
@@ -62,7 +62,7 @@ def certify_segregated(res, backend="highs") -> Certificate:
     T = spend - wealth
     if res.equilibrium:
         cert.add("budget", np.max(np.abs(T) / wealth), BUDGET_TOL, "max_h |expenditure - wealth| / wealth, (59)")
-    gaps = consumer_gaps(prog.planner, x, P, wealth + T, backend)
+    gaps = consumer_gaps(prog.planner, x, P, wealth + T, backend, progress=progress)
     cert.add("consumer_optimality", gaps.max(), CONSUMER_TOL,
              "max_h (value of own budget problem at read-back prices - U^h) / (1 + |U^h|)")
     add_edge_checks(cert, grid_edges(res))

@@ -33,11 +33,11 @@ in 3-5 steps (about 1 s each).
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 
+from ...progress import Bar
 from .exchanges import carried_columns, change, clusters, grids_at, mean_z, summary
 from .segregated import SegregatedResult, solve_segregated
 
@@ -129,37 +129,41 @@ def polish(res: SegregatedResult, tol: float = 1e-7, max_outer: int = 6, delta: 
     prev, base, src = res, res.grids, groups
     path = []
     last = summary(res)
-    for it in range(max_outer):
-        t0 = time.perf_counter()
-        w, d = prev.weights, delta
-        # clear the fit's whole span of other grid points, so every design point's
-        # exchange is alone in its neighbourhood
-        base = grids_at(econ, base, _split(zeta, sizes), clear=3 * d)[0]
+    with Bar(f"polish (at most {max_outer} steps)", unit="step", enabled=progress) as bar:
+        for it in range(max_outer):
+            t0 = time.perf_counter()
+            w, d = prev.weights, delta
+            # clear the fit's whole span of other grid points, so every design point's
+            # exchange is alone in its neighbourhood
+            base = grids_at(econ, base, _split(zeta, sizes), clear=3 * d)[0]
 
-        def welfare(z, prev=prev, base=base, src=src, w=w):
-            return _solve_at(econ, base, z, sizes, prev, src, weights=w, equilibrium=False, **solve_kw)[0].objective
+            def welfare(z, prev=prev, base=base, src=src, w=w):
+                return _solve_at(econ, base, z, sizes, prev, src, weights=w, equilibrium=False,
+                                 **solve_kw)[0].objective
 
-        vertex, grad, hess = argmax_cubic(welfare, zeta, d)
-        moved = float(np.max(np.abs(vertex - zeta)))
-        vertex = np.clip(vertex, zeta - 2 * d, zeta + 2 * d)  # trust region: the fit's own span
-        cur, grids, where = _solve_at(econ, base, vertex, sizes, prev, src, weights0=w, **solve_kw)
-        sm = summary(cur)
-        delta_out, where_out = change(sm, last)
-        last = sm
-        path.append({"iteration": it, "zeta": vertex.tolist(), "moved": moved, "delta": d,
-                     "p0": float(sm["p0"][0]), "K": float(sm["K"][0]),
-                     "P_Delta": [float(sm[f"P_Delta[{s}]"][0]) for s in range(econ.S)],
-                     "change": delta_out, "largest_change_in": where_out,
-                     "gradient": grad.tolist(), "curvature": np.diag(hess).tolist(), "weights": cur.weights.tolist(),
-                     "rows": cur.lp["rows"], "cols": cur.lp["cols"], "objective": cur.objective,
-                     "seconds": time.perf_counter() - t0, "certified": bool(cur.certificate.passed)})
-        if progress:
-            print(f"polish {it}: zeta {np.array2string(vertex, precision=10)} moved {moved:.1e} "
-                  f"(fit half-width {d:.0e}), {time.perf_counter() - t0:.2f} s", file=sys.stderr, flush=True)
-        prev, base, zeta = cur, grids, vertex
-        src = [[[j] for j in wh] for wh in where]
-        settled = len(path) >= 2 and max(r["change"] for r in path[-2:]) < tol
-        if settled or moved <= STILL:
-            break
+            vertex, grad, hess = argmax_cubic(welfare, zeta, d)
+            moved = float(np.max(np.abs(vertex - zeta)))
+            vertex = np.clip(vertex, zeta - 2 * d, zeta + 2 * d)  # trust region: the fit's own span
+            cur, grids, where = _solve_at(econ, base, vertex, sizes, prev, src, weights0=w, **solve_kw)
+            sm = summary(cur)
+            delta_out, where_out = change(sm, last)
+            last = sm
+            path.append({"iteration": it, "zeta": vertex.tolist(), "moved": moved, "delta": d,
+                         "p0": float(sm["p0"][0]), "K": float(sm["K"][0]),
+                         "P_Delta": [float(sm[f"P_Delta[{s}]"][0]) for s in range(econ.S)],
+                         "change": delta_out, "largest_change_in": where_out,
+                         "gradient": grad.tolist(), "curvature": np.diag(hess).tolist(),
+                         "weights": cur.weights.tolist(),
+                         "rows": cur.lp["rows"], "cols": cur.lp["cols"], "objective": cur.objective,
+                         "seconds": time.perf_counter() - t0, "certified": bool(cur.certificate.passed)})
+            bar.write(f"polish {it}: zeta {np.array2string(vertex, precision=10)} moved {moved:.1e} "
+                      f"(fit half-width {d:.0e}), {time.perf_counter() - t0:.2f} s")
+            bar.update(moved=f"{moved:.1e}")
+            prev, base, zeta = cur, grids, vertex
+            src = [[[j] for j in wh] for wh in where]
+            settled = len(path) >= 2 and max(r["change"] for r in path[-2:]) < tol
+            if settled or moved <= STILL:
+                break
     prev.polish_path = path
+    prev.progress = progress  # the fee intervals' bar, as for the other steps
     return prev

@@ -59,13 +59,13 @@ fee by up to 1e-3) between refinements, for two reasons:
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...errors import SolveError
+from ...progress import Bar
 from . import continuum_result
 from . import polish as pl
 from .exchanges import carried_columns, change, summary
@@ -173,34 +173,35 @@ def solve_to_tolerance(
     prev = prev_z = res = None
     w0 = cols0 = None
     L = 0.0  # sensitivity of the outputs to the active exchanges' z
-    for step in range(max_steps):
-        t0 = time.perf_counter()
-        res = solve_segregated(econ, grids, method="colgen", weights0=w0, columns0=cols0, progress=False,
-                               **solve_kw)
-        cur = summary(res)
-        zbar = np.array([cur[f"z[{s}]"][0] for s in range(econ.S)])
-        delta, where = change(cur, prev) if prev is not None else (float("inf"), "")
-        if prev is not None:
-            dz = float(np.max(np.abs(zbar - prev_z)))
-            if dz > 0:
-                L = max(L, delta / dz)
-        h = local_step(res)
-        estimate = L * h if L > 0 else float("inf")
-        path.steps.append(_row("refine", step, res, cur, delta, where, time.perf_counter() - t0,
-                               n_z=[int(z.size) for z in grids.z], z_step=h))
-        if progress:
-            print(f"refine {step}: z {[z.size for z in grids.z]} points, LP {res.lp['rows']}x{res.lp['cols']}, "
-                  f"z step {h:.1e}, change {delta:.1e} {where}", file=sys.stderr, flush=True)
-        if continuum:
-            cont = _try_continuum(res, cur, path, progress)
-            if cont is not None:
-                return _finish(cont, tol, path, accuracy=cont.accuracy)
-        if (delta < tol and estimate < tol) or (polish and h <= 2 * pl.MIN_DELTA):
-            break
-        prev, prev_z, w0 = cur, zbar, res.weights
-        nxt = refined_grids(res)
-        cols0 = carried_columns(res, nxt)
-        grids = nxt
+    with Bar(f"refine (at most {max_steps} steps)", unit="step", enabled=progress) as bar:
+        for step in range(max_steps):
+            t0 = time.perf_counter()
+            res = solve_segregated(econ, grids, method="colgen", weights0=w0, columns0=cols0, progress=progress,
+                                   **solve_kw)
+            cur = summary(res)
+            zbar = np.array([cur[f"z[{s}]"][0] for s in range(econ.S)])
+            delta, where = change(cur, prev) if prev is not None else (float("inf"), "")
+            if prev is not None:
+                dz = float(np.max(np.abs(zbar - prev_z)))
+                if dz > 0:
+                    L = max(L, delta / dz)
+            h = local_step(res)
+            estimate = L * h if L > 0 else float("inf")
+            path.steps.append(_row("refine", step, res, cur, delta, where, time.perf_counter() - t0,
+                                   n_z=[int(z.size) for z in grids.z], z_step=h))
+            bar.write(f"refine {step}: z {[z.size for z in grids.z]} points, LP {res.lp['rows']}x{res.lp['cols']}, "
+                      f"z step {h:.1e}, change {delta:.1e} {where}")
+            bar.update(change=f"{delta:.1e}")
+            if continuum:
+                cont = _try_continuum(res, cur, path, bar)
+                if cont is not None:
+                    return _finish(cont, tol, path, accuracy=cont.accuracy)
+            if (delta < tol and estimate < tol) or (polish and h <= 2 * pl.MIN_DELTA):
+                break
+            prev, prev_z, w0 = cur, zbar, res.weights
+            nxt = refined_grids(res)
+            cols0 = carried_columns(res, nxt)
+            grids = nxt
     if polish:
         res = pl.polish(res, tol=max(tol, 1e-9), progress=progress, **solve_kw)
         for r in res.polish_path:
@@ -226,7 +227,7 @@ def _row(phase, step, res, cur, delta, where, seconds, n_z=None, z_step=None, no
     return row
 
 
-def _try_continuum(res, cur, path, progress):
+def _try_continuum(res, cur, path, bar):
     """The continuum equilibrium on ``res``'s support (:mod:`.continuum_result`) if it
     solves and certifies but for its grid-edge check; else None, with the reason in the
     path."""
@@ -246,9 +247,8 @@ def _try_continuum(res, cur, path, progress):
     row = _row("continuum", len(path.steps), cont, sm, delta, where, time.perf_counter() - t0, note=note)
     row.update({"newton_iterations": len(cont.path), "newton_accuracy": cont.accuracy})
     path.steps.append(row)
-    if progress:
-        print(f"continuum: {'certified' if cont.certificate.passed else note}, Newton accuracy {cont.accuracy:.1e}, "
-              f"differs from the grid by {delta:.1e} ({where})", file=sys.stderr, flush=True)
+    bar.write(f"continuum: {'certified' if cont.certificate.passed else note}, Newton accuracy {cont.accuracy:.1e}, "
+              f"differs from the grid by {delta:.1e} ({where})")
     # an exchange at or past an end of grid.z fails only edge.grid.z: the continuum is
     # still the best answer on this support, returned with the check failed (widen grid.z)
     return cont if all(name.startswith("edge.") for name in cont.certificate.failed()) else None

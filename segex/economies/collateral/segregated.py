@@ -96,6 +96,8 @@ class SegregatedResult(ResultMixin):
     col_dual: np.ndarray = field(repr=False)
     objective: float = 0.0
     negishi_trace: list = field(default_factory=list)
+    #: show the fee intervals' progress when :meth:`to_dict` computes them (segex.progress)
+    progress: bool = field(default=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ read-back
     # The result is immutable once built; read-backs (per-type statistics, and the fee
@@ -443,17 +445,22 @@ def fee_intervals(res: SegregatedResult):
     Returns per state an (n_z, 2) array (+-inf where unbounded, NaN where HiGHS could
     not solve the face LP warm, cold or by IPM).
     """
+    from ...progress import Bar
+
     prog, econ = res.prog, res.econ
     rb = prog.lp.row_blocks
     prog.set_weights(res.weights)
     face = DualFace(prog.planner, res.x, res.row_dual, res.equilibrium)
     out = []
-    for s in range(econ.S):
-        r0 = rb[f"rights[{s}]"].start
-        iv = np.empty((res.grids.z[s].size, 2))
-        for j in range(iv.shape[0]):
-            iv[j] = face.range(r0 + j)
-        out.append(iv)
+    n = sum(z.size for z in res.grids.z)
+    with Bar("fee intervals", total=n, unit="exchange", enabled=res.progress) as bar:
+        for s in range(econ.S):
+            r0 = rb[f"rights[{s}]"].start
+            iv = np.empty((res.grids.z[s].size, 2))
+            for j in range(iv.shape[0]):
+                iv[j] = face.range(r0 + j)
+                bar.update()
+            out.append(iv)
     return out
 
 
@@ -513,15 +520,16 @@ def solve_segregated(
         prog = build_program2(econ, grids, weights, boundary)
         build_s = time.perf_counter() - tb
         oracle = _Oracle(prog, backend, opts)
-    if method == "grid" or weights is not None:
-        if method != "grid":
+    with bar:  # closed however the search ends
+        if method == "grid" or weights is not None:
+            if method != "grid":
+                oracle = _ColgenOracle(econ, grids, boundary, backend, opts, tol, max_rounds,
+                                       method == "colgen-grid", columns0)
+            pt, x, sol, trace = _solve_master(oracle, weights, w_start, bar)
+        else:
             oracle = _ColgenOracle(econ, grids, boundary, backend, opts, tol, max_rounds, method == "colgen-grid",
                                    columns0)
-        pt, x, sol, trace = _solve_master(oracle, weights, w_start, bar)
-    else:
-        oracle = _ColgenOracle(econ, grids, boundary, backend, opts, tol, max_rounds, method == "colgen-grid",
-                               columns0)
-        pt, x, sol, trace = _colgen_equilibrium(oracle, w_start, bar)
+            pt, x, sol, trace = _colgen_equilibrium(oracle, w_start, bar)
     if method != "grid":  # the master may have grown since these were found
         build_s, prog = oracle.build_s, oracle.prog
         pt, x = oracle.lift_point(pt), oracle.lift(x)
@@ -541,8 +549,6 @@ def solve_segregated(
         final = _price_round(prog, pt.state.sol.row_dual, pt.weights, x, tol, len(oracle.rounds), oracle.candidates)
         final.pop("pricing")
         rounds = oracle.rounds + [{**final, "final": True}]
-    if bar is not None:
-        bar.close()
     solve_s = time.perf_counter() - t0 - build_s
     lpsol = pt.state.sol
     prog.set_weights(pt.weights)
@@ -563,7 +569,8 @@ def solve_segregated(
         negishi_trace=trace,
     )
     res.colgen_path = rounds
-    res.certificate = certify_segregated(res, backend=backend)
+    res.progress = progress
+    res.certificate = certify_segregated(res, backend=backend, progress=progress)
     if method != "grid":
         res.certificate.add("pricing.max_reduced_cost", max(rounds[-1]["max_reduced_cost"], 0.0), max(tol, 1e-12),
                             "largest reduced cost of any bundle (a, c0 continuous; k, z on grid) / max|c|")
@@ -757,11 +764,10 @@ def _bundle_pricer(prog: Program2, tol, candidates=None):
 
 
 def _progress(enabled, econ):
-    if not enabled or econ.H < 2:
-        return None
-    from tqdm.auto import tqdm
+    """The Negishi search's bar (one type has no weights to search)."""
+    from ...progress import Bar
 
-    return tqdm(desc="Negishi weights", unit="LP", leave=False)
+    return Bar("Negishi weights", unit="LP", enabled=enabled and econ.H >= 2)
 
 
 __all__ = ["SegregatedResult", "solve_segregated", "read_prices", "fee_intervals", "ROWS"]

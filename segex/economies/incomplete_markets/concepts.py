@@ -31,4 +31,5 @@ def segregated(spec, options, concept="segregated", progress=False):
                                   backend=options.backend, progress=progress)
     from .segregated import solve_segregated
 
-    return solve_segregated(spec.economy, weights=weights, backend=options.backend, grid_specs=spec.grid)
+    return solve_segregated(spec.economy, weights=weights, backend=options.backend, grid_specs=spec.grid,
+                            progress=progress)

@@ -29,13 +29,13 @@ a grid coarser than tol could hide a move, so the spacings count too.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 
 import numpy as np
 
 from ...errors import SolveError
 from ...markets.refine import extension_bounds, refine, zoom
+from ...progress import Bar
 from .grids import ClearingFamily, MarketGrids, clearing_family, log_ratios
 from .model import IncompleteMarketsEconomy
 
@@ -87,7 +87,7 @@ def solve_to_tolerance(econ: IncompleteMarketsEconomy, tol: float, grid_specs=No
 
     def solve_at(g):
         try:
-            res = solve_on(econ, g, weights, backend, w0[0])
+            res = solve_on(econ, g, weights, backend, w0[0], progress)
         except SolveError as err:
             if last[0] is None or err.status == "time_limit":
                 raise
@@ -101,12 +101,16 @@ def solve_to_tolerance(econ: IncompleteMarketsEconomy, tol: float, grid_specs=No
         last[0] = res
         return regrid_support(res, g, n, grids)
 
-    report = (lambda row: print(_line(row), file=sys.stderr, flush=True)) if progress else None
     if tol < RESOLUTION:  # no grid reaches it: the first step's answer, said so
         max_steps = 1
         failed.append(f"tol {tol:.3g} is below the LP's resolution {RESOLUTION:.0e}; not refined")
-    res, steps, acc = refine(solve_at, regrid, grids, tol, accuracy, record=record, max_steps=max_steps,
-                             progress=report)
+    with Bar(f"refine (at most {max_steps} steps)", unit="step", enabled=progress) as bar:
+        def report(row):
+            bar.write(_line(row))
+            bar.update(change=f"{row['change']:.1e}")
+
+        res, steps, acc = refine(solve_at, regrid, grids, tol, accuracy, record=record, max_steps=max_steps,
+                                 progress=report)
     if len(steps) == 1:  # one step gives no move to measure: its spacings are all we know
         acc = steps[0]["change"] = float(grid_spacing(res))
     for key in ("build_s", "solve_s", "lps"):  # the whole path's, not the last step's

@@ -51,6 +51,8 @@ class SegregatedResult(ResultMixin):
     lp: dict
     certificate: Certificate = None
     stats: dict = field(default_factory=dict, repr=False)
+    #: show the fee intervals' progress when :meth:`to_dataset` computes them (segex.progress)
+    progress: bool = field(default=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ read-back
     @property
@@ -117,6 +119,7 @@ class SegregatedResult(ResultMixin):
         if "fee_intervals" in self.stats:
             return self.stats["fee_intervals"]
         from ...markets.fees import DualFace
+        from ...progress import Bar
 
         pl = self.program.planner
         pl.set_weights(self.weights)
@@ -124,9 +127,12 @@ class SegregatedResult(ResultMixin):
         out = np.full((n_ex, S, 2), np.nan)
         face = DualFace(pl, self.x, self.y, self.eq.equilibrium)
         rights = pl.lp.row_blocks["rights"]
-        for e in np.nonzero(self.masses().sum(axis=0) > ACTIVE_MASS)[0]:
-            for s in range(S):
-                out[e, s] = face.range(int(rights.index(e, s)))
+        active = np.nonzero(self.masses().sum(axis=0) > ACTIVE_MASS)[0]
+        with Bar("fee intervals", total=active.size * S, unit="price", enabled=self.progress) as bar:
+            for e in active:
+                for s in range(S):
+                    out[e, s] = face.range(int(rights.index(e, s)))
+                    bar.update()
         self.stats["fee_intervals"] = out
         return out
 
@@ -221,16 +227,17 @@ class SegregatedResult(ResultMixin):
 
 # ---------------------------------------------------------------------------------- solving
 def solve_segregated(econ: IncompleteMarketsEconomy, grids: MarketGrids | None = None, weights=None,
-                     backend: str = "highs", grid_specs: dict | None = None) -> SegregatedResult:
+                     backend: str = "highs", grid_specs: dict | None = None,
+                     progress: bool = False) -> SegregatedResult:
     """Definition 5 on the grids (module docstring). ``weights=None``: the equilibrium
     without transfers (Negishi); otherwise the Pareto program at those weights with the
     transfers that decentralise it. ``grid_specs``: the TOML ``[grid]`` specs, used when
-    ``grids`` is None (:func:`initial_grids`)."""
+    ``grids`` is None (:func:`initial_grids`). ``progress``: bars (:mod:`segex.progress`)."""
     if grids is None:
         grids, weights0 = initial_grids(econ, grid_specs)
     else:
         weights0 = _supporting_start(econ)
-    return solve_on(econ, grids, weights, backend, weights0 if weights is None else None)
+    return solve_on(econ, grids, weights, backend, weights0 if weights is None else None, progress)
 
 
 def _supporting_start(econ):
@@ -257,16 +264,21 @@ def initial_grids(econ: IncompleteMarketsEconomy, grid_specs: dict | None = None
     return MarketGrids.build(econ, **(grid_specs or {}), insert=insert), supporting_weights(start)
 
 
-def solve_on(econ, grids, weights=None, backend: str = "highs", weights0=None) -> SegregatedResult:
+def solve_on(econ, grids, weights=None, backend: str = "highs", weights0=None,
+             progress: bool = False) -> SegregatedResult:
     """The equilibrium (``weights=None``; the Negishi search starts at ``weights0``) or the
-    Pareto program at ``weights`` on fixed grids."""
+    Pareto program at ``weights`` on fixed grids; ``progress``: bars for the search and the
+    certificate's LPs."""
+    from ...progress import Bar
+
     tb = time.perf_counter()
     prog = build_program(econ, grids, weights)
     build_s = time.perf_counter() - tb
     rb = prog.planner.lp.row_blocks
     try:
-        eq = solve_planner(prog.planner, weights=weights, backend=backend, weights0=weights0,
-                           fee_rows=rb["rights"].all())
+        with Bar("Negishi weights", unit="LP", enabled=progress and weights is None) as bar:
+            eq = solve_planner(prog.planner, weights=weights, backend=backend, weights0=weights0, progress=bar,
+                               fee_rows=rb["rights"].all())
     except SolveError as err:
         if err.status != "dual_error":
             raise
@@ -276,12 +288,12 @@ def solve_on(econ, grids, weights=None, backend: str = "highs", weights0=None) -
                                        "types[h].gamma or narrow grid.c (its smallest points)") from None
     res = SegregatedResult(econ=econ, program=prog, eq=eq, x=eq.x,
                            lp={**prog.planner.lp.stats, "build_s": build_s, "solve_s": eq.solve_s, "backend": backend,
-                               "lps": eq.lp_solves, "negishi_iterations": len(eq.trace)})
-    res.certificate = certify(res, backend)
+                               "lps": eq.lp_solves, "negishi_iterations": len(eq.trace)}, progress=progress)
+    res.certificate = certify(res, backend, progress)
     return res
 
 
-def certify(res: SegregatedResult, backend: str = "highs") -> Certificate:
+def certify(res: SegregatedResult, backend: str = "highs", progress: bool = False) -> Certificate:
     """The shared checks (:func:`segex.markets.certify.certify_planner`; its ``rights`` row is
     spot clearing of good 1, eq. 35 = 33) plus spot clearing of good 2 in every exchange and
     state, recomputed from the bundles (eqs. 30, 33), and no lottery on an end of a grid
@@ -289,7 +301,7 @@ def certify(res: SegregatedResult, backend: str = "highs") -> Certificate:
     econ, prog, x = res.econ, res.program, res.x
     cert = certify_planner(prog.planner, x, res.y, res.eq.equilibrium, backend, families={
         "good1": "(31) good 1 at t=0", "good2": "(31) good 2 at t=0", "securities": "(32) in every exchange",
-        "rights": "(35) in every exchange and state"}, scale=float(econ.aggregate.max()))
+        "rights": "(35) in every exchange and state"}, scale=float(econ.aggregate.max()), progress=progress)
     n_ex = res.grids.exchanges.shape[0]
     spot2 = np.zeros((n_ex, econ.S))
     for h, tb in enumerate(prog.bundles):

@@ -34,10 +34,11 @@ CONTINUUM_SLACK = 10.0
 
 def solve_concept(econ: LiquidityEconomy, concept: str, grids: LotteryGrids | None = None,
                   c_grid: np.ndarray | None = None, tol: float | None = None, backend: str = "highs",
-                  progress=None):
+                  progress: bool = False):
     """One concept's certified result (module table). ``grids`` are the exchanges and
     incomes of the lottery LPs (default :meth:`LotteryGrids.around`); ``tol``, when set,
-    refines them (:func:`.lottery.refine_sp3`); ``c_grid`` is SP2's consumption grid."""
+    refines them (:func:`.lottery.refine_sp3`); ``c_grid`` is SP2's consumption grid;
+    ``progress``: the refinement's bar (:mod:`segex.progress`)."""
     if concept == "SP1":
         return reduced.certified(econ, reduced.sp1(econ))
     if concept in ("CE3", "externality"):
@@ -72,6 +73,6 @@ def solve_registered(spec, options, concept: str, progress=False):
 
     res = solve_concept(spec.economy, concept, grids=spec.build_grids(),
                         c_grid=consumption_grid(spec.economy, spec.grid.get("c")), tol=options.tol,
-                        backend=options.backend)
+                        backend=options.backend, progress=progress)
     return KTResult(res) if spec.kind == "diamond_dybvig" else res
 

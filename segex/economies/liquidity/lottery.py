@@ -474,7 +474,7 @@ SUPPORT_TOL = 1e-9
 
 def refine_sp3(econ: LiquidityEconomy, tol: float = 1e-8, exchanges: str = "common",
                grids: LotteryGrids | None = None, n_R: int = 21, n_I: int = 41, max_steps: int = 12,
-               incentives: bool = True, backend: str = "highs", progress=None) -> SP3Result:
+               incentives: bool = True, backend: str = "highs", progress: bool = False) -> SP3Result:
     """SP3 refined: re-grid R and I onto the neighbourhoods of the lotteries' support
     (each run of active grid points, out to its neighbours, with ``n_R`` / ``n_I``
     points; a support on the grid's edge extends the grid outward) until welfare moves
@@ -527,7 +527,7 @@ def _follow_rates(econ, grids, used, R_new, I_new, n_I, bounds):
 
 
 def refine_sp2(econ: LiquidityEconomy, tol: float = 1e-8, c_grid: np.ndarray | None = None, n_c: int = 21,
-               max_steps: int = 12, backend: str = "highs", progress=None) -> SP2Result:
+               max_steps: int = 12, backend: str = "highs", progress: bool = False) -> SP2Result:
     """SP2 refined the same way: the consumption grid zooms onto every consumption level
     the lotteries use (at either date), ``n_c`` points per run."""
     c_grid = consumption_grid(econ) if c_grid is None else np.asarray(c_grid, float)
@@ -556,14 +556,17 @@ def _refine(solve_at, regrid, grids, tol, max_steps, progress):
     result's ``refinement`` lists every step, its ``lp`` has the last LP's sizes and all
     LPs' times, and its certificate adds ``refinement.accuracy``: the last change against ``tol``
     (failed when ``max_steps`` ran out first). ``regrid(result, grids)`` returns the next
-    grids and whether it extended them past an edge of the support."""
+    grids and whether it extended them past an edge of the support. ``progress``: a bar
+    counting the LPs (:mod:`segex.progress`)."""
+    from ...progress import Bar
 
     def record(res):
         rate = {"R": res.R} if hasattr(res, "R") else {}
         return {**res.lp, "welfare": res.welfare, **rate, "liquidity": res.liquidity}
 
-    res, steps, change = refine(solve_at, regrid, grids, tol, lambda a, b: abs(b.welfare - a.welfare), record,
-                                max_steps, progress)
+    with Bar(f"refine (at most {max_steps} LPs)", unit="LP", enabled=progress) as bar:
+        res, steps, change = refine(solve_at, regrid, grids, tol, lambda a, b: abs(b.welfare - a.welfare), record,
+                                    max_steps, lambda row: bar.update(change=f"{row['change']:.1e}"))
     res.refinement = steps
     res.lp = {**res.lp, "build_s": sum(r["build_s"] for r in steps), "solve_s": sum(r["solve_s"] for r in steps),
               "lps": len(steps)}
