@@ -34,18 +34,20 @@ def load(path):
     return load_spec(path)
 
 
-def solve(spec, concepts=None, backend=None, tol=None, time_limit=None, progress=False, **options) -> "Results":
+def solve(spec, concepts=None, backend=None, tol=None, time_limit=None, progress=False, verbose=False,
+          **options) -> "Results":
     """Solve every concept of ``spec`` -- a :class:`~segex.io.config.RunSpec` from
     :func:`load`, a grid file's path or its parsed TOML as a dict -- as ``segex solve``
     does. Arguments left as None keep the file's ``[solve]`` values; ``options`` are the
     economy's own ``[solve]`` keys (``method="colgen"``, ``weights=[1, 1]``); ``progress``
-    shows progress bars. Returns :class:`Results`."""
+    shows progress bars on stderr (:mod:`segex.progress`); ``verbose`` the LP solver's own
+    log on stderr (``segex solve -v``). Returns :class:`Results`."""
     call = _call(spec, concepts=concepts, backend=backend, tol=tol, time_limit=time_limit, **options)
     spec = _as_spec(spec)
     from .run import solve_spec
 
     results = solve_spec(spec, concepts=concepts, backend=backend, tol=tol, time_limit=time_limit,
-                         progress=progress, **options)
+                         progress=progress, verbose=verbose, **options)
     return Results(spec, results, command=call)
 
 

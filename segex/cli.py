@@ -1,5 +1,5 @@
 """Command line: ``segex [--debug] solve FILE [--json | --wide] [--out FILE.nc] [--backend B] [--concept C ...]
-[--quiet]``;
+[--quiet] [-v]``;
 ``segex check FILE.nc``; ``segex sweep``; ``segex new [ECONOMY]`` (a commented starter grid file on
 stdout); ``segex plot FILE.nc [--out-dir DIR]`` (the economy's standard figures as PNGs).
 
@@ -111,6 +111,9 @@ def parser() -> argparse.ArgumentParser:
                         "solve.time_limit)")
     s.add_argument("--quiet", action="store_true",
                    help="no progress bars or status messages (progress bars are shown only when stderr is a terminal)")
+    s.add_argument("-v", "--verbose", action="store_true",
+                   help="show the LP solver's own log (HiGHS: presolve, iterations, status) on stderr, instead of "
+                        "progress bars")
     _solve_options(s)
 
     c = sub.add_parser("check", help="re-verify a result file written by segex solve --out",
@@ -240,9 +243,10 @@ def _status(args, message):
 
 
 def _progress(args) -> bool:
-    """Progress bars (:mod:`segex.progress`): on a terminal only, never with ``--quiet``."""
+    """Progress bars (:mod:`segex.progress`): on a terminal only, never with ``--quiet`` or
+    under ``--verbose`` (the solver's log is the progress then)."""
     isatty = getattr(sys.stderr, "isatty", None)
-    return not args.quiet and bool(isatty and isatty())
+    return not args.quiet and not getattr(args, "verbose", False) and bool(isatty and isatty())
 
 
 def _solve(args) -> int:
@@ -253,7 +257,7 @@ def _solve(args) -> int:
         _check_out(args.out, OUT_SUFFIXES["solve"])  # before the solve, not after it
     spec = load_spec(args.file)
     results = solve_spec(spec, concepts=args.concept, backend=args.backend, method=args.method, tol=args.tol,
-                         time_limit=args.time_limit,
+                         time_limit=args.time_limit, verbose=args.verbose,
                          progress=_progress(args), status=lambda m: _status(args, m))
     report = _report(spec.name, results, main_lp(spec, results))
     if args.json:

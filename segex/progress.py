@@ -6,8 +6,8 @@ A bar appears only after :data:`DELAY` seconds (a quick phase prints nothing) an
 line behind when it ends; lines a phase reports along the way (a refinement step) go above it
 (:meth:`Bar.write`). ``Bar(..., enabled=False)`` is silent and costs nothing: tqdm is not even
 imported. Solvers take ``progress: bool``; ``segex solve`` and ``segex sweep`` enable it only
-when stderr is a terminal and ``--quiet`` is not given (stdout, and so ``--json``, never sees
-it).
+when stderr is a terminal and neither ``--quiet`` nor ``--verbose`` is given (stdout, and so
+``--json``, never sees it).
 """
 
 from __future__ import annotations

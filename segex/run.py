@@ -13,18 +13,21 @@ from .io.config import override
 
 
 def solve_spec(spec, concepts=None, backend=None, tol=None, progress=False, status=None, time_limit=None,
-               **options) -> dict:
+               verbose=False, **options) -> dict:
     """``{concept: result}`` for ``spec`` (a :class:`segex.io.config.RunSpec`). Arguments
     left as None take the file's ``[solve]`` values; ``options`` are the economy's own
     (``method="colgen"``), validated as the file's would be; ``status(message)`` is called
-    before each concept is solved; ``time_limit``: seconds per HiGHS run."""
+    before each concept is solved; ``time_limit``: seconds per HiGHS run; ``progress``:
+    progress bars on stderr (:mod:`segex.progress`); ``verbose``: the LP solver's own log on
+    stderr (:func:`segex.backends.highs.solver_log`)."""
+    from .backends.highs import solver_log
     from .backends.highs import time_limit as highs_time_limit
 
     opts = override(spec, concepts=concepts, backend=backend, tol=tol, time_limit=time_limit, **options)
     definition = spec.definition
     solvers = {c: definition.solver(c) for c in opts.concepts}  # fail before any solve
     results = {}
-    with highs_time_limit(opts.time_limit):
+    with highs_time_limit(opts.time_limit), solver_log(verbose):
         for concept, solve in solvers.items():
             if status:
                 status(f"solving {concept}" + (f" to tol {opts.tol:g}" if opts.tol is not None else ""))

@@ -282,9 +282,10 @@ def test_explicit_weights_and_concept_flag(tmp_path, capsys, fake_segregated):
     assert calls[0]["backend"] == "highs" and calls[0]["progress"] is False  # stderr is not a terminal here
 
 
-@pytest.mark.parametrize("flags, shown", [([], True), (["--quiet"], False), (["--json"], True)])
+@pytest.mark.parametrize("flags, shown", [([], True), (["--quiet"], False), (["-v"], False), (["--json"], True)])
 def test_progress_only_on_a_terminal(tmp_path, capsys, monkeypatch, fake_segregated, flags, shown):
-    """Progress bars (segex.progress) need stderr to be a terminal, and no --quiet."""
+    """Progress bars (segex.progress) need stderr to be a terminal, and neither --quiet nor
+    --verbose (whose solver log is the progress then)."""
     calls, _ = fake_segregated
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     assert main(["solve", str(small_spec(tmp_path)), "--concept", "segregated", *flags]) == 0

@@ -1,6 +1,6 @@
 """The text report of `segex solve` (segex.report): at most 100 columns (`--wide`: unabridged),
 sections named by the economy's layout, no `nan` where a value does not apply; progress bars
-only on a terminal.
+only on a terminal; `-v` shows the solver's own log on stderr.
 
 Every grid file's report is rendered from the JSON its pin recorded (tests/pinned, the output of
 `segex solve FILE --json`, solved once when pinned): rendering needs the JSON object and the
@@ -176,3 +176,36 @@ def test_a_bar_counts_on_stderr(capsys, monkeypatch):
         bar.update(change="1e-3")
         bar.write("nothing")
     assert capsys.readouterr().err == ""
+
+
+def test_verbose_shows_the_solver_log_on_stderr_only(capfd):
+    """-v: HiGHS's own log on stderr, the JSON on stdout unchanged; without it (stderr not a
+    terminal) stderr holds the status lines only -- no progress bars."""
+    argv = ["solve", str(ROOT / "grids" / "kt_incomplete.toml"), "--concept", "segregated", "--json"]
+    assert main(argv) == 0
+    out, err = capfd.readouterr()
+    json.loads(out)
+    assert err.splitlines() == ["segex: solving segregated"]
+    assert main(argv + ["-v"]) == 0
+    out, err = capfd.readouterr()
+    assert json.loads(out)["segregated"]["p0"] is not None
+    assert "Model status" in err and "Objective value" in err
+
+
+def test_verbose_cvxpy_backend_logs_on_stderr(capfd):
+    pytest.importorskip("cvxpy")
+    import scipy.sparse as sp
+
+    from segex.backends.cvxpy_backend import solve_cvxpy
+    from segex.backends.highs import solver_log
+    from segex.engine.lp import LP
+
+    lp = LP(c=np.array([1.0, 2.0]), A=sp.csc_matrix(np.ones((1, 2))), col_lb=np.zeros(2), col_ub=np.full(2, 4.0),
+            row_lb=np.array([-np.inf]), row_ub=np.array([5.0]), col_blocks={}, row_blocks={})
+    with solver_log():
+        assert solve_cvxpy(lp).objective == pytest.approx(9.0)
+    out, err = capfd.readouterr()
+    assert out == "" and "CVXPY" in err
+    solve_cvxpy(lp)
+    assert capfd.readouterr() == ("", "")
+

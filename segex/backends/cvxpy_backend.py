@@ -48,6 +48,7 @@ from cvxpy.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -166,6 +167,11 @@ def solve_cvxpy(lp: LP, solver: str | None = None, **opts) -> LPSolution:
         from .highs import silent_highs
 
         silent_highs()
+    from .highs import solver_log_enabled, stdout_to_stderr
+
+    log = solver_log_enabled()  # segex solve -v: cvxpy's and the solver's log, on stderr
+    if log:
+        options.setdefault("verbose", True)
 
     t0 = time.perf_counter()
     prob, x, cons = build_cvxpy(lp)
@@ -177,7 +183,8 @@ def solve_cvxpy(lp: LP, solver: str | None = None, **opts) -> LPSolution:
 
     t1 = time.perf_counter()
     try:
-        prob.solve(solver=solver, **options)
+        with stdout_to_stderr() if log else contextlib.nullcontext():
+            prob.solve(solver=solver, **options)
     except cp.error.SolverError as exc:
         raise SolveError("solve_error", f"{solver} via cvxpy failed: {exc}") from exc
     solve_s = time.perf_counter() - t1

@@ -38,10 +38,49 @@ def time_limit(seconds):
         _TIME_LIMIT = saved
 
 
+#: whether HiGHS's own log is shown, on stderr (see :func:`solver_log`)
+_LOG = False
+
+
+@contextlib.contextmanager
+def solver_log(enabled: bool = True):
+    """Inside, every HiGHS instance (and the cvxpy backend's solver) writes its own log to
+    stderr -- presolve, iterations, status -- instead of staying silent; stdout, and so
+    ``--json``, is untouched. ``segex solve -v`` / ``segex.solve(..., verbose=True)``."""
+    global _LOG
+    saved, _LOG = _LOG, bool(enabled)
+    try:
+        yield
+    finally:
+        _LOG = saved
+
+
+def solver_log_enabled() -> bool:
+    """True inside :func:`solver_log`."""
+    return _LOG
+
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Inside, whatever a solver prints on stdout -- Python's or the C-level one -- goes to
+    stderr (a solver's log must not corrupt ``--json``)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def silent_highs():
-    """A silent Highs instance. The first construction in a process prints a banner on
-    the C-level stdout, which would corrupt ``--json`` output (and, on stderr, turn a
-    one-line error into three): send it to the null device once."""
+    """A silent Highs instance (inside :func:`solver_log`: one logging to stderr). The first
+    construction in a process prints a banner on the C-level stdout, which would corrupt
+    ``--json`` output (and, on stderr, turn a one-line error into three): send it to the
+    null device once."""
     global _BANNER_SILENCED
     import highspy
 
@@ -62,7 +101,21 @@ def silent_highs():
     else:
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
+    if _LOG:
+        _log_to_stderr(h)
     return h
+
+
+def _log_to_stderr(h) -> None:
+    """HiGHS's log through its logging callback to Python's stderr (its console log would
+    go to the C-level stdout). A highspy without callbacks logs to its console instead."""
+    h.setOptionValue("output_flag", True)
+    callback = getattr(h, "cbLogging", None)
+    if callback is None:
+        h.setOptionValue("log_to_console", True)
+        return
+    h.setOptionValue("log_to_console", False)
+    callback.subscribe(lambda event: sys.stderr.write(event.message))
 
 
 def _status_names():
