@@ -141,6 +141,19 @@ def test_incomplete_markets_narrowed_holdings_fail_edge_check(tmp_path, capsys):
     assert rechecked(capsys, tmp_path / "r.nc", d, "segregated", ("c", "p", "theta"))[0] == 1
 
 
+def test_incomplete_markets_narrow_family_fails_edge_check(tmp_path, capsys):
+    """KT 2.2 with a clearing family of radius 0.02 around Definition 4's holdings and a
+    product grid of +-0.1: the equilibrium's holdings move further (0.88 against 0.90), so
+    the lotteries sit on the family's boundary -- edge.grid.family fails, at solve time and
+    under segex check (each held bundle saves its member and whether it is on the boundary)."""
+    p = narrowed(tmp_path, "kt_incomplete.toml", "theta =", "theta = { min = -0.1, max = 0.1, n = 5 }\n"
+                                                         "family = { radius = 0.02, n = 3, composition_n = 1 }")
+    rc, d = solve_json(capsys, p, "--concept", "segregated", "--out", tmp_path / "r.nc")
+    check = d["certificate"]["segregated.edge.grid.family"]
+    assert rc == 1 and not check["passed"] and "widen grid.family above 0.02" in check["note"]
+    assert rechecked(capsys, tmp_path / "r.nc", d, "segregated", ("c", "p", "theta", "family"))[0] == 1
+
+
 # ---------------------------------------------------------------------------------- the same restriction
 def test_collateral_concepts_honour_k_fixed_at_zero(tmp_path, capsys):
     """grid.k = { points = [0.0] } rules storage out for the segregated concept; the

@@ -9,10 +9,10 @@
   recomputed, and with it clearing of goods at t = 0, of securities and rights in every
   exchange and of both goods in every exchange and state, each type's budget at the saved
   prices (cost minus the endowment's value is the saved transfer, zero in an equilibrium)
-  and its utility; and the grid edges ``edge.grid.c``, ``edge.grid.p`` and ``edge.grid.theta``
-  from the saved lotteries and grids (:func:`edges`). Each type's optimality among all grid
-  bundles needs the LP's columns and is checked at solve time only, and so is
-  ``edge.grid.family`` (which members lie on the deviations' boundary is not saved).
+  and its utility; and the grid edges ``edge.grid.c``, ``edge.grid.p``, ``edge.grid.theta``
+  and ``edge.grid.family`` from the saved lotteries and grids (:func:`edges`; each held
+  bundle saves its family member and whether it lies on the family's boundary). Each type's
+  optimality among all grid bundles needs the LP's columns and is checked at solve time only.
 
 Every summary a user reads (consumption, holdings, spot trades, fees, masses, utilities) must
 equal what the saved prices and lotteries imply, to ``MATCH_TOL`` (float64 written and read
@@ -130,7 +130,7 @@ def edges(econ, ds) -> list:
              "theta": [np.atleast_1d(ds.attrs[f"theta_grid_{j + 1}"]) for j in range(econ.J)]}
     typ = np.searchsorted(ds["type"].values, ds["x1_type"].values)
     ex, prob = ds["x1_exchange"].values.astype(int), ds["x1_prob"].values
-    product = ex < int(np.prod([p.size for p in grids["p"]]))  # the clearing family's exchanges come after
+    product = ds["x1_member"].values < 0  # bundles of the product grid (the family's are checked below)
     values = {"p": [ds["exchange_p"].transpose("exchange", "state").values[ex, s] for s in range(econ.S)],
               "theta": [ds[f"x1_theta{j + 1}"].values for j in range(econ.J)]}
     for name, what in (("p", "state"), ("theta", "security")):
@@ -138,4 +138,9 @@ def edges(econ, ds) -> list:
             mass = np.array([edge_mass(v[on], prob[on], g[0], g[-1])
                              for on in ((typ == h) & product for h in range(econ.H))])
             out.append(GridEdge(f"grid.{name}", g[0], g[-1], tuple(mass.max(0)), f"{what} {i + 1}"))
+    if (~product).any():
+        edge = ds["x1_family_edge"].values.astype(bool)
+        out.append(GridEdge("grid.family", 0.0, float(ds.attrs.get("family_radius", 0.0)),
+                            (0.0, max(float(prob[(typ == h) & edge].sum()) for h in range(econ.H))),
+                            "radius or composition_radius"))
     return out

@@ -206,7 +206,8 @@ class SegregatedResult(ResultMixin):
             attrs={"economy": "incomplete_markets", "concept": "segregated", "equilibrium": bool(self.eq.equilibrium),
                    "certificate_passed": bool(self.certificate is not None and self.certificate.passed),
                    **{f"p_grid_{s + 1}": g.p[s] for s in range(econ.S)},
-                   **{f"theta_grid_{j + 1}": g.theta[j] for j in range(econ.J)}},
+                   **{f"theta_grid_{j + 1}": g.theta[j] for j in range(econ.J)},
+                   "family_radius": float(g.family.radius[:, 0].max()) if len(g.family) else 0.0},
         ))
 
     def support(self) -> dict:
@@ -216,10 +217,15 @@ class SegregatedResult(ResultMixin):
         for h, tb in enumerate(prog.bundles):
             xs = x[prog.blocks[h, "x1"].slice]
             on = np.nonzero(xs > 0)[0]
-            parts.append([np.full(on.size, h), tb.exchange[on], tb.theta[on], xs[on]])
-        typ, ex, th, pr = (np.concatenate(c) for c in zip(*parts))
+            fam = tb.member[on]
+            edge = np.zeros(on.size, bool)
+            edge[fam >= 0] = self.grids.family.edge[fam[fam >= 0]]
+            parts.append([np.full(on.size, h), tb.exchange[on], tb.theta[on], xs[on], fam, edge])
+        typ, ex, th, pr, fam, edge = (np.concatenate(c) for c in zip(*parts))
         out = {"type": (typ, "type h (numbered from 0)"), "exchange": (ex, "exchange index (row of exchange_p)"),
-               "prob": (pr, "probability of (exchange, portfolio)")}
+               "prob": (pr, "probability of (exchange, portfolio)"),
+               "member": (fam, "the clearing family's member behind the bundle, -1 for the product grid"),
+               "family_edge": (edge, "the member lies on the family's outer boundary (edge.grid.family)")}
         for j in range(self.econ.J):
             out[f"theta{j + 1}"] = (th[:, j], f"holding of security {j + 1}")
         return out
