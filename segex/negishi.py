@@ -32,11 +32,13 @@ weight is pinned at a breakpoint while the inner one moves (:func:`negishi` then
 the types in other orders, :class:`PermutedOracle`). The face LP only ever mixes columns
 optimal at the final weights, so a returned allocation is optimal whatever the residual.
 
-A starting guess (``weights0``) is tested first: it is the equilibrium when some price
-system supporting its allocation balances every budget (the face LPs), whatever duals the
-solver returned (:func:`_balanced_start`). Where equilibria form a continuum (KT 2.2 with
-identical CRRA: the fees are lump-sum transfers) the search then stays on the one it was
-started on.
+A starting guess (``weights0``, with ``accept_start``) can be tested first: it is the
+equilibrium when some price system supporting its LP vertex balances every budget (the dual
+face LP), whatever duals the solver returned (:func:`_balanced_start`). Where equilibria
+form a continuum (KT 2.2 with identical CRRA: the fees are lump-sum transfers) the search
+then stays on the one it was started on. Not for guesses from a coarser grid: their vertex,
+accepted as it stands, is one of the near-ties a finer grid offers, and refinement stalled
+on them (measured: KT 2.2's file at tol 1e-4 unconverged after 30 steps, 20 without).
 """
 
 from __future__ import annotations
@@ -159,7 +161,6 @@ class LevelSolution:
     x: np.ndarray
     pool: list
     residual: np.ndarray  # (H,) budget residual T/w of x at the point's prices
-    at_start: bool = False  # the starting guess, balanced by its prices alone (x is its LP vertex)
 
 
 #: SEGEX_DEBUG=1 traces the end-game on stderr
@@ -454,14 +455,14 @@ def _balanced_start(oracle, weights0, tol=BUDGET_TOL):
     trace.points.append(pt)
     x0 = pt.state.sol.x
     if pt.residual <= tol:
-        return LevelSolution(pt, x0, [x0], oracle.residual(x0, pt), at_start=True), trace
+        return LevelSolution(pt, x0, [x0], oracle.residual(x0, pt)), trace
     # the vertex at other prices (mixing allocations too would need the primal face LP, as
     # costly as the search's own first steps, and was measured never to help)
     x, p2 = oracle.balance(pt, [x0], np.ones(oracle.H, bool), keep_allocation=True)
     p2.u = pt.u
     r = oracle.residual(x, p2)
     if np.abs(r).max() <= tol:
-        return LevelSolution(p2, x, [x0], r, at_start=True), trace
+        return LevelSolution(p2, x, [x0], r), trace
     return pt
 
 
@@ -496,15 +497,16 @@ def _search_once(oracle, progress, weights0, kw):
     return search.solve(u0), search
 
 
-def negishi(oracle, progress=None, weights0=None, **kw) -> tuple[LevelSolution, NegishiTrace]:
+def negishi(oracle, progress=None, weights0=None, accept_start=False, **kw) -> tuple[LevelSolution, NegishiTrace]:
     """Equilibrium weights, the balancing allocation and the trace (see NegishiSearch).
-    ``weights0``: a starting guess (e.g. the previous column-generation round's answer).
+    ``weights0``: a starting guess (e.g. the previous column-generation round's answer);
+    ``accept_start``: first test whether it is an equilibrium (:func:`_balanced_start`).
 
     With H >= 3, if the budgets do not balance the search is repeated with types 2..H
     balanced in each cyclically shifted order (:class:`PermutedOracle`); the best
     answer is returned in the original labelling.
     """
-    if weights0 is not None:
+    if weights0 is not None and accept_start:
         start = _balanced_start(oracle, weights0, kw.get("budget_tol", BUDGET_TOL))
         if isinstance(start, tuple):
             return start

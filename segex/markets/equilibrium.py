@@ -351,24 +351,23 @@ class Equilibrium:
 
 
 def solve_planner(planner: PlannerLP, weights=None, backend: str = "highs", solver_opts=None, progress=None,
-                  weights0=None, fee_rows=None, hold_rows=()) -> Equilibrium:
+                  weights0=None, fee_rows=None, hold_rows=(), accept_start=False) -> Equilibrium:
     """The Pareto program at ``weights`` (then ``x`` is the LP's vertex and transfers are
     reported), or with ``weights=None`` the Negishi weights at which every budget balances
     -- the equilibrium without transfers -- finished by the face LPs and the least-trade
     selection (which may not undo the balance). ``fee_rows``: rows whose prices are
     reported as fees, chosen least in absolute value among the supporting prices
-    (:func:`least_fee_prices`) with the ``hold_rows``' prices kept."""
+    (:func:`least_fee_prices`) with the ``hold_rows``' prices kept. ``accept_start``: the
+    search first tests whether ``weights0`` is an equilibrium (:func:`segex.negishi.negishi`)."""
     t0 = time.perf_counter()
     oracle = PlannerOracle(planner, backend, solver_opts)
     if weights is not None:
         pt = oracle.evaluate(np.asarray(weights, float))
         eq = Equilibrium(pt, pt.state.sol.x, False, [], oracle.lp_solves, 0.0)
     else:
-        sol, trace = ng.negishi(oracle, progress=progress, weights0=weights0)
+        sol, trace = ng.negishi(oracle, progress=progress, weights0=weights0, accept_start=accept_start)
         pt, x = sol.point, sol.x
-        # a start balanced by its prices keeps its vertex: mixing at those prices (one
-        # point of the dual face) would hold columns that other supporting prices exclude
-        xb = x if sol.at_start else balance_on_face(planner, pt, backend)
+        xb = balance_on_face(planner, pt, backend)
         if np.abs(oracle.residual(xb, pt)).max() <= np.abs(sol.residual).max() + 1e-12:
             x = xb
         eq = Equilibrium(pt, x, True, trace.rows(), oracle.lp_solves, 0.0)

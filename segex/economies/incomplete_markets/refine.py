@@ -87,7 +87,9 @@ def solve_to_tolerance(econ: IncompleteMarketsEconomy, tol: float, grid_specs=No
 
     def solve_at(g):
         try:
-            res = solve_on(econ, g, weights, backend, w0[0], progress)
+            # only the first step starts at Definition 4's weights (later ones at the last
+            # step's, a coarser grid's guess: :func:`segex.negishi.negishi`)
+            res = solve_on(econ, g, weights, backend, w0[0], progress, definition4_start=last[0] is None)
         except SolveError as err:
             if last[0] is None or err.status == "time_limit":
                 raise

@@ -243,7 +243,8 @@ def solve_segregated(econ: IncompleteMarketsEconomy, grids: MarketGrids | None =
         grids, weights0 = initial_grids(econ, grid_specs)
     else:
         weights0 = _supporting_start(econ)
-    return solve_on(econ, grids, weights, backend, weights0 if weights is None else None, progress)
+    return solve_on(econ, grids, weights, backend, weights0 if weights is None else None, progress,
+                    definition4_start=True)
 
 
 def _supporting_start(econ):
@@ -271,10 +272,13 @@ def initial_grids(econ: IncompleteMarketsEconomy, grid_specs: dict | None = None
 
 
 def solve_on(econ, grids, weights=None, backend: str = "highs", weights0=None,
-             progress: bool = False) -> SegregatedResult:
+             progress: bool = False, definition4_start: bool = False) -> SegregatedResult:
     """The equilibrium (``weights=None``; the Negishi search starts at ``weights0``) or the
     Pareto program at ``weights`` on fixed grids; ``progress``: bars for the search and the
-    certificate's LPs."""
+    certificate's LPs. ``definition4_start``: ``weights0`` are Definition 4's supporting
+    weights, accepted when a price system supporting the LP's allocation there balances
+    every budget (Definition 4 is then a Definition 5 equilibrium of the grids: so with
+    identical CRRA, whose equilibria form a continuum; :func:`segex.negishi.negishi`)."""
     from ...progress import Bar
 
     tb = time.perf_counter()
@@ -284,6 +288,7 @@ def solve_on(econ, grids, weights=None, backend: str = "highs", weights0=None,
     try:
         with Bar("Negishi weights", unit="LP", enabled=progress and weights is None) as bar:
             eq = solve_planner(prog.planner, weights=weights, backend=backend, weights0=weights0, progress=bar,
+                               accept_start=definition4_start,
                                fee_rows=rb["rights"].all())
     except SolveError as err:
         if err.status != "dual_error":
