@@ -235,18 +235,25 @@ class _FaceLP:
         self.lp.row_lb, self.lp.row_ub = np.concatenate([self.lp.row_lb, lb]), np.concatenate([self.lp.row_ub, ub])
 
     def solve(self):
-        """The solution's x, or None if the solver fails (a time limit is re-raised)."""
-        try:
-            if self.backend != "highs":
+        """The solution's x, or None if the solver fails cold too (a time limit is re-raised)."""
+        if self.backend != "highs":
+            try:
                 return solve(self.lp, backend=self.backend).x
-            if self.session is None:
-                from ..backends.highs import HighsSession
+            except SolveError as err:
+                reraise_limit(err)
+                return None
+        from ..backends.highs import HighsSession
 
+        for cold in (self.session is None, True):  # a warm run in numerical trouble: once more cold
+            if cold:
                 self.session = HighsSession(self.lp, presolve="off", solver="simplex", diagnose=False)
-            return self.session.run().x
-        except SolveError as err:
-            reraise_limit(err)
-            return None
+            try:
+                return self.session.run().x
+            except SolveError as err:
+                reraise_limit(err)
+                if cold:
+                    return None
+        return None
 
 
 def _at_duals(oracle: PlannerOracle, x, pt, y, tag: str) -> ng.NegishiPoint:
