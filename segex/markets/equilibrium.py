@@ -179,16 +179,19 @@ def supporting_duals(planner: PlannerLP, x, y0, extra, z_cost, backend: str, pri
     c = lp.c
     scale = max(1.0, np.abs(c).max())
     eq = x > 1e-12
-    # a bundle not held may be priced out to the solver's dual feasibility tolerance; a held
-    # one is priced exactly -- its reduced cost times its probability enters the type's
-    # budget, and a tolerance relative to the largest utility can exceed one of wealth
+    # tolerances the solver's own duals y0 meet (so the face is never empty by rounding): a
+    # bundle not held is priced out to the dual feasibility tolerance, a held one priced at
+    # its utility as exactly as y0 prices it -- its reduced cost times its probability enters
+    # the type's budget, and a tolerance relative to the largest utility can exceed one of wealth
+    rc0 = c - lp.A.T @ y0
     feas = DUAL_SLACK * scale
-    active = eq | (c - lp.A.T @ y0 >= -1e-3 * scale)
+    feas_eq = max(1e-12 * scale, float(np.abs(rc0[eq]).max()) if eq.any() else 0.0)
+    active = eq | (rc0 >= -1e-3 * scale)
 
     def rows(At, cr, held):
-        """Dual feasibility rows ``At y >= cr`` (within feas), equalities where held."""
-        return (sp.hstack([At, sp.csr_matrix((At.shape[0], q))]).tocsr(), np.where(held, cr, cr - feas),
-                np.where(held, cr, np.inf))
+        """Dual feasibility rows ``At y >= cr`` (within feas), equalities where held (within feas_eq)."""
+        return (sp.hstack([At, sp.csr_matrix((At.shape[0], q))]).tocsr(), np.where(held, cr - feas_eq, cr - feas),
+                np.where(held, cr + feas_eq, np.inf))
 
     cols = np.nonzero(active)[0]
     A0, lo0, hi0 = rows(lp.A[:, cols].T, c[cols], eq[cols])
