@@ -165,7 +165,8 @@ def balance_on_face(planner: PlannerLP, pt: ng.NegishiPoint, backend: str, penal
     return x
 
 
-def supporting_duals(planner: PlannerLP, x, y0, extra, z_cost, backend: str, pricer=None, rounds: int = 12):
+def supporting_duals(planner: PlannerLP, x, y0, extra, z_cost, backend: str, pricer=None, rounds: int = 12,
+                     held_as_y0: bool = False):
     """Optimal duals complementary to x that also satisfy ``extra`` rows: the dual face LP
     both price selections below solve. Variables (y, z): y the m row duals, z the
     selection's own variables (``z >= 0``, cost ``z_cost``, maximised). Rows: dual
@@ -173,7 +174,9 @@ def supporting_duals(planner: PlannerLP, x, y0, extra, z_cost, backend: str, pri
     near-binding columns -- and, with ``pricer(y, weights) -> (A, c)``, from bundles outside
     the LP, so the prices admit no profitable bundle anywhere -- then ``extra`` = (E over
     (y, z), lower, upper). With HiGHS one session: each round adds the violated rows and
-    re-solves warm. Returns y, or None if the LP fails or the rows keep growing."""
+    re-solves warm. ``held_as_y0``: a held bundle is priced at its utility to the accuracy
+    y0 prices it, not exactly (y0 is then always in the face). Returns y, or None if the LP
+    fails or the rows keep growing."""
     lp = planner.lp
     m, q = lp.A.shape[0], z_cost.size
     c = lp.c
@@ -185,7 +188,7 @@ def supporting_duals(planner: PlannerLP, x, y0, extra, z_cost, backend: str, pri
     # the type's budget, and a tolerance relative to the largest utility can exceed one of wealth
     rc0 = c - lp.A.T @ y0
     feas = DUAL_SLACK * scale
-    feas_eq = max(1e-12 * scale, float(np.abs(rc0[eq]).max()) if eq.any() else 0.0)
+    feas_eq = max(1e-12 * scale, float(np.abs(rc0[eq]).max()) if eq.any() else 0.0) if held_as_y0 else 0.0
     active = eq | (rc0 >= -1e-3 * scale)
 
     def rows(At, cr, held):
@@ -336,7 +339,8 @@ def _least_abs(oracle: PlannerOracle, x, y0, rows, held, rounds):
     E = sp.vstack([sp.hstack([fixed, sp.csr_matrix((fixed.shape[0], k))]), sp.hstack([pick, -sp.identity(k)]),
                    sp.hstack([-pick, -sp.identity(k)])]).tocsr()
     extra = (E, np.concatenate([lo, np.full(2 * k, -np.inf)]), np.concatenate([hi, np.zeros(2 * k)]))
-    return supporting_duals(planner, x, y0, extra, -np.ones(k) / planner.unit(y0), oracle.backend, None, rounds)
+    return supporting_duals(planner, x, y0, extra, -np.ones(k) / planner.unit(y0), oracle.backend, None, rounds,
+                            held_as_y0=True)
 
 
 @dataclass
