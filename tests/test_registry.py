@@ -40,7 +40,8 @@ def test_every_grid_file_names_a_registered_economy(path):
     spec = load_spec(path)
     assert spec.kind in registry.economies()
     assert set(spec.solve.concepts) <= set(spec.definition.concept_names)
-    spec.build_grids()
+    if spec.definition.grids is not None:  # economies solved without a grid have none
+        spec.build_grids()
 
 
 @pytest.mark.parametrize("file,concept", [("kt_incomplete", "externality"), ("kt_env1", "externality"),
