@@ -285,7 +285,7 @@ def rebalance_prices(oracle: PlannerOracle, x, pt, penalize, rounds: int = 12):
     return None if y is None else _at_duals(oracle, x, pt, y, "+dual-face")
 
 
-def least_fee_prices(oracle: PlannerOracle, x, pt, rows: np.ndarray, hold=(), rounds: int = 20):
+def least_fee_prices(oracle: PlannerOracle, x, pt, rows: np.ndarray, hold=(), rounds: int = 20, pricer=None):
     """Among the price systems supporting x (:func:`supporting_duals`) with the duals of
     the ``hold`` rows held at the point's and every type's transfer T^h between the
     point's and zero,
@@ -297,6 +297,8 @@ def least_fee_prices(oracle: PlannerOracle, x, pt, rows: np.ndarray, hold=(), ro
     solver may return any point of it. This selection is reproducible and reports zero
     fees wherever zero fees support the allocation, otherwise the smallest that do; an
     inactive exchange's deterrent fees never buy an active one's a larger fee.
+    ``pricer(y, weights) -> (A, c)``: bundles outside the LP (column generation) that the
+    selected prices must keep priced out too (:func:`supporting_duals`).
     Returns a NegishiPoint, or the point itself when an LP fails (its prices support x)."""
     planner = oracle.planner
     m = planner.lp.A.shape[0]
@@ -313,7 +315,7 @@ def least_fee_prices(oracle: PlannerOracle, x, pt, rows: np.ndarray, hold=(), ro
     for stage in (rows[traded], rows[~traded]):
         if not stage.size:
             continue
-        y = _least_abs(oracle, x, y, stage, (fixed, lo, hi), rounds)
+        y = _least_abs(oracle, x, y, stage, (fixed, lo, hi), rounds, pricer)
         if y is None:
             return pt
         # held to the dual feasibility tolerance (exact, the next LP can be inconsistent by rounding)
@@ -328,7 +330,7 @@ def _picker(rows, m: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), rows)), shape=(len(rows), m))
 
 
-def _least_abs(oracle: PlannerOracle, x, y0, rows, held, rounds):
+def _least_abs(oracle: PlannerOracle, x, y0, rows, held, rounds, pricer=None):
     """Supporting duals with ``lo <= F y <= hi`` (``held`` = (F, lo, hi)) and the least
     sum |y_r| over ``rows``."""
     planner = oracle.planner
@@ -339,7 +341,7 @@ def _least_abs(oracle: PlannerOracle, x, y0, rows, held, rounds):
     E = sp.vstack([sp.hstack([fixed, sp.csr_matrix((fixed.shape[0], k))]), sp.hstack([pick, -sp.identity(k)]),
                    sp.hstack([-pick, -sp.identity(k)])]).tocsr()
     extra = (E, np.concatenate([lo, np.full(2 * k, -np.inf)]), np.concatenate([hi, np.zeros(2 * k)]))
-    return supporting_duals(planner, x, y0, extra, -np.ones(k) / planner.unit(y0), oracle.backend, None, rounds,
+    return supporting_duals(planner, x, y0, extra, -np.ones(k) / planner.unit(y0), oracle.backend, pricer, rounds,
                             held_as_y0=True)
 
 
@@ -365,14 +367,17 @@ class Equilibrium:
 
 
 def solve_planner(planner: PlannerLP, weights=None, backend: str = "highs", solver_opts=None, progress=None,
-                  weights0=None, fee_rows=None, hold_rows=(), accept_start=False) -> Equilibrium:
+                  weights0=None, fee_rows=None, hold_rows=(), accept_start=False, pricer=None) -> Equilibrium:
     """The Pareto program at ``weights`` (then ``x`` is the LP's vertex and transfers are
     reported), or with ``weights=None`` the Negishi weights at which every budget balances
     -- the equilibrium without transfers -- finished by the face LPs and the least-trade
     selection (which may not undo the balance). ``fee_rows``: rows whose prices are
     reported as fees, chosen least in absolute value among the supporting prices
     (:func:`least_fee_prices`) with the ``hold_rows``' prices kept. ``accept_start``: the
-    search first tests whether ``weights0`` is an equilibrium (:func:`segex.negishi.negishi`)."""
+    search first tests whether ``weights0`` is an equilibrium (:func:`segex.negishi.negishi`).
+    ``pricer(y, weights) -> (A, c)``: bundles outside the LP (column generation) that the
+    reported fees keep priced out (:func:`least_fee_prices`; the search itself prices the
+    LP's bundles only: the caller prices the rest at its answer)."""
     t0 = time.perf_counter()
     oracle = PlannerOracle(planner, backend, solver_opts)
     if weights is not None:
@@ -387,6 +392,6 @@ def solve_planner(planner: PlannerLP, weights=None, backend: str = "highs", solv
         eq = Equilibrium(pt, x, True, trace.rows(), oracle.lp_solves, 0.0)
     planner.set_weights(eq.weights)
     if fee_rows is not None and len(fee_rows):  # the face LPs may have moved x: prices supporting it
-        eq.point = least_fee_prices(oracle, eq.x, eq.point, np.asarray(fee_rows), hold_rows)
+        eq.point = least_fee_prices(oracle, eq.x, eq.point, np.asarray(fee_rows), hold_rows, pricer=pricer)
     eq.solve_s = time.perf_counter() - t0
     return eq

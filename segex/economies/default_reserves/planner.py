@@ -73,6 +73,7 @@ References
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 
@@ -326,7 +327,7 @@ def initial_columns(econ: DefaultReservesEconomy, grids: Grids) -> Columns:
     """A feasible start: every type stores on the coarse sigma grid without trading, in the
     exchange of the lowest reserve and the first K; t = 0 consumption on grid.x0."""
     cols = Columns.empty(econ.S)
-    sig = grids.coarse.sigma
+    sig = grids.coarse.sigma[grids.coarse.sigma >= grids.rho[0] - 1e-12]
     for h in range(econ.H):
         cols.add_points(econ, grids, h, np.zeros(sig.size, int), sig, np.zeros(sig.size), np.zeros(sig.size))
         cols.add_x0(h, grids.x0)
@@ -385,7 +386,7 @@ def build_program(econ: DefaultReservesEconomy, grids: Grids, cols: Columns, wei
     planner = PlannerLP(lp=lp, col_type=col_type, col_util=np.concatenate([c.G, u0]), share=n, numeraire=r0.start,
                         endowment=endowment, lottery_type=lottery_rows(lp, ("lottery",), col_type), weights=w,
                         col_trade=np.concatenate([nh * c.trade, np.zeros(c.x0.size)]))
-    return Program(econ, grids, cols, planner, c.h.size)
+    return Program(econ, grids, copy.copy(cols), planner, c.h.size)  # a snapshot: the master grows
 
 
 @dataclass
@@ -445,10 +446,11 @@ def price(econ: DefaultReservesEconomy, grids: Grids, d: Duals, weights, cscale:
                 rbest = rc[np.arange(rc.shape[0]), kbest]
                 best = max(best, float(rbest.max(initial=-np.inf)))
                 sel = [(np.nonzero(rbest > tol)[0], kbest[rbest > tol])]
-                flat = rc.ravel()
-                if top and flat.size:
-                    t = np.argpartition(flat, -min(top, flat.size))[-top:]
-                    t = t[flat[t] > tol]
+                if top:
+                    flat = rc.ravel()
+                    t = np.flatnonzero(flat > tol)  # usually few: rank only those
+                    if t.size > top:
+                        t = t[np.argpartition(flat[t], -top)[-top:]]
                     sel.append(np.unravel_index(t, rc.shape))
                 for ki, pi in sel:
                     found.append((e[ki], sig[ki, pi], th[ki, pi], ph[ki, pi]))
@@ -472,6 +474,23 @@ def add_priced(econ, grids: Grids, cols: Columns, pr: Pricing) -> int:
             cols.add_points(econ, grids, h, *nw)
         cols.add_x0(h, pr.x0[h])
     return cols.h.size + cols.x0.size - before
+
+
+def outside_pricer(prog: Program, tol: float = PRICE_TOL):
+    """``pricer(y, weights) -> (A, c)`` for the shared dual face LPs
+    (:func:`segex.markets.equilibrium.supporting_duals`): the grid points outside the master
+    that price in at the duals y (:func:`price`), as columns over the master's rows."""
+    econ, grids = prog.econ, prog.grids
+
+    def pricer(y, weights):
+        cscale = max(1.0, float(np.abs(prog.planner.lp.c).max()))
+        pr = price(econ, grids, Duals.of(prog, y), weights, cscale, tol)
+        tmp = Columns.empty(econ.S)
+        add_priced(econ, grids, tmp, pr)
+        sub = build_program(econ, grids, tmp, weights).planner.lp
+        return sub.A, sub.c
+
+    return pricer
 
 
 # ------------------------------------------------------------------------------ solving
@@ -728,4 +747,4 @@ def solve_planner(econ: DefaultReservesEconomy, grid_specs: dict | None = None, 
 
 
 __all__ = ["Grids", "Layer", "Columns", "Program", "Duals", "PlannerResult", "build_program", "column_generation",
-           "grids_from_specs", "point_values", "price", "solve_on_grids", "solve_planner", "support"]
+           "grids_from_specs", "outside_pricer", "point_values", "price", "solve_on_grids", "solve_planner", "support"]
