@@ -41,6 +41,7 @@ binds every agent (no outside option free of the reserve): at an exact equilibri
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 
@@ -53,7 +54,7 @@ from ...markets.equilibrium import solve_planner as solve_weights
 from ...result import ResultMixin
 from .model import DefaultReservesEconomy
 from .planner import (PRICE_TOL, Columns, Duals, Grids, Program, add_priced, build_program, certify_program,
-                      column_generation, grids_from_specs, initial_columns, outside_pricer, price, solve_on_grids, support,
+                      column_generation, grids_from_specs, initial_columns, layer_points, outside_pricer, price, solve_on_grids, support,
                       support_dataset)
 
 #: An exchange is active when this much population mass trades there (HiGHS feasibility 1e-9 x 100).
@@ -116,15 +117,17 @@ class ContractsResult(ResultMixin):
         return np.nonzero(self.masses() > ACTIVE_MASS)[0]
 
     def fee_intervals(self) -> np.ndarray:
-        """(E, S, 2) every fee of a price system supporting the solution over the master's
-        points (:class:`~segex.markets.fees.DualFace`), active exchanges only (NaN elsewhere)."""
+        """(E, S, 2) every fee of a price system supporting the solution
+        (:class:`~segex.markets.fees.DualFace`) against the master's points and every grid
+        point of the active exchanges (:func:`extended`); active exchanges only (NaN
+        elsewhere); an end is None in the JSON where those points leave it unbounded."""
         if "fee_intervals" not in self.stats:
             from ...markets.fees import DualFace
 
-            pl, S = self.prog.planner, self.econ.S
-            pl.set_weights(self.weights)
+            S = self.econ.S
+            pl, x = extended(self.prog, self.x, self.active(), self.weights)
             out = np.full((self.prog.grids.E, S, 2), np.nan)
-            face = DualFace(pl, self.x, self.y, self.eq.equilibrium)
+            face = DualFace(pl, x, self.y, self.eq.equilibrium)
             rows = pl.lp.row_blocks["delivery"]
             for e in self.active():
                 for s in range(S):
@@ -164,6 +167,26 @@ class ContractsResult(ResultMixin):
         from ...io.labels import label
 
         return label(ds)
+
+
+def extended(prog: Program, x: np.ndarray, exchanges, weights):
+    """The master's planner LP with every point of every layer in ``exchanges`` added (the
+    fee of an exchange is bounded by the points that could trade there), and x extended by
+    zeros. Returns (PlannerLP, x)."""
+    econ, grids = prog.econ, prog.grids
+    cols = copy.copy(prog.cols)
+    n1 = cols.h.size
+    for e in exchanges:
+        r, k = divmod(int(e), grids.K.shape[0])
+        for layer in grids.layers:
+            if k not in layer.kidx:
+                continue
+            for h in range(econ.H):
+                sig, th, ph = layer_points(econ, layer, grids.K[[k]], grids.snap, h)
+                ok = ~np.isnan(ph[0]) & (sig[0] >= grids.rho[r] - 1e-12)
+                cols.add_points(econ, grids, h, np.full(ok.sum(), e), sig[0][ok], th[0][ok], ph[0][ok])
+    ext = build_program(econ, grids, cols, weights)
+    return ext.planner, np.concatenate([x[:n1], np.zeros(cols.h.size - n1), x[n1:]])
 
 
 def _num(v):
