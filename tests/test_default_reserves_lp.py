@@ -19,9 +19,12 @@ from segex.economies.default_reserves.planner import (build_program, grids_from_
 from segex.io.labels import unlabelled
 
 #: PV's single bond: one delivery rate for both states (the derivation's exchanges)
-EQUAL = {"K_mode": "equal", "K": {"min": 0.0, "max": 1.0, "n": 21}}
+#: theta and phi on [0, 0.3] as in the derivation's LP (its lotteries never buy or sell more)
+NARROW = {"theta": {"min": 0.0, "max": 0.3, "n": 16}, "phi": {"min": 0.0, "max": 0.3, "n": 16}}
+EQUAL = {"K_mode": "equal", "K": {"min": 0.0, "max": 1.0, "n": 21}, **NARROW}
 #: a small contract grid: K on 0.1 steps (holds 1/2), two reserves, one zoom
-SMALL = {"K_mode": "equal", "K": {"min": 0.0, "max": 1.0, "n": 11}, "rho": {"points": [0.0, 0.35]}, "refine": 1}
+SMALL = {"K_mode": "equal", "K": {"min": 0.0, "max": 1.0, "n": 11}, "rho": {"points": [0.0, 0.35]}, "refine": 1,
+         **NARROW}
 
 #: derivation §11 E: lottery planner (continuum), GED, paper's arc (rho_arc), autarky
 PLANNER = {0.713: -0.800337223, 0.73: -0.797108418, 0.75: -0.795057415, 0.8: -0.796841009}
@@ -97,7 +100,7 @@ def test_single_exchange_reproduces_an_exact_equilibrium_under_refinement():
     w_eq = -0.7972583701
     gaps = []
     for refine in (0, 1, 2):
-        r = solve_single_exchange(baseline(0.75), 0.38, 0.4848484848, {"refine": refine})
+        r = solve_single_exchange(baseline(0.75), 0.38, 0.4848484848, {"refine": refine, **NARROW})
         assert r.certificate.passed, str(r.certificate)
         gaps.append(abs(r.welfare - w_eq))
     assert gaps[0] > gaps[1] > gaps[2]
@@ -110,7 +113,7 @@ def test_single_exchange_reproduces_an_exact_equilibrium_under_refinement():
                                             (0.7, 0.45, 0.496240602, -0.8107206418)])
 def test_single_exchange_more_equilibria(lam, rho, K, w_eq):
     """More of §11 B's equilibria (P free, F bound, P bound at lambda = 0.7)."""
-    r = solve_single_exchange(baseline(lam), rho, K)
+    r = solve_single_exchange(baseline(lam), rho, K, NARROW)
     assert r.certificate.passed, str(r.certificate)
     assert abs(r.welfare - w_eq) < 1.6e-6
 
@@ -173,3 +176,10 @@ def test_state_contingent_pools_beat_the_single_bond():
     Ks = {tuple(e["K"]) for e in r.to_dict()["exchanges"]}
     assert Ks <= {(1.0, 0.0), (0.0, 1.0)} and Ks
     assert r.welfare > PLANNER[0.75] + 0.03
+    # and it is constrained optimal: the planner over the same pools reaches the same welfare, with a
+    # lottery over roles (a mass of each type stores and sells in its own pool, the rest buys insurance)
+    p = solve_planner(baseline(0.75), spec)
+    assert p.certificate.passed and abs(p.welfare - r.welfare) < 2e-6
+    assert p.welfare == pytest.approx(-0.75318, abs=5e-5)  # -0.7531810 on the default grids (docs)
+    roles = {(a["type"], a["phi"] > 0, a["theta"] > 0) for a in p.to_dict()["allocation"] if a["mass"] > 1e-6}
+    assert {(0, True, False), (0, False, True)} <= roles

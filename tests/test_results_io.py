@@ -35,7 +35,8 @@ CASES = {
     "incomplete_markets": ("kt_incomplete.toml", {}, True),
     "liquidity": ("fgt_discount.toml", {"concepts": ["SP1", "SP2", "CE3", "SP3", "segregated"]}, True),
     "diamond_dybvig": ("kt_diamond_dybvig.toml", {}, False),
-    "default_reserves": ("pv_baseline.toml", {}, False),
+    "default_reserves": ("pv_baseline.toml", {"concepts": ["autarky", "GED", "RR", "thresholds"]}, False),
+    "default_reserves-lp": ("pv_baseline.toml", {"concepts": ["contracts", "planner"]}, True),
 }
 
 

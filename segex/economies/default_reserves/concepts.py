@@ -7,6 +7,10 @@ autarky     no bond market: each type stores on its own (PV Prop 1), with the on
 GED         the general equilibrium with default, no requirement (PV §3), exact
 RR          the equilibrium with the file's reserve requirement rho on every agent (PV §4)
 thresholds  every threshold in lambda of Propositions 1-12 (:mod:`.thresholds`)
+contracts   the market chooses the contract (PV §6): exchanges indexed by (rho, K) with priced
+            rights to trade, a lottery LP at Negishi weights (:mod:`.contracts`)
+planner     the constrained planner: lotteries over storage, bonds and pools with
+            incentive-compatible deliveries, as an LP (:mod:`.planner`)
 ==========  ==================================================================================
 """
 
@@ -35,3 +39,15 @@ def thresholds(spec, options, concept="thresholds", progress=False):
     from .thresholds import solve_thresholds
 
     return solve_thresholds(spec.economy)
+
+
+def contracts(spec, options, concept="contracts", progress=False):
+    from .contracts import solve_contracts
+
+    return solve_contracts(spec.economy, spec.grid, backend=options.backend, progress=progress)
+
+
+def planner(spec, options, concept="planner", progress=False):
+    from .planner import solve_planner
+
+    return solve_planner(spec.economy, spec.grid, backend=options.backend)

@@ -61,7 +61,6 @@ from .planner import (PRICE_TOL, Columns, Duals, Grids, Program, add_priced, bui
 ACTIVE_MASS = 1e-7
 #: Searches (Negishi on the master, then pricing at its prices) before giving up on new points.
 MAX_SEARCHES = 6
-_DEBUG = bool(__import__('os').environ.get('SEGEX_DEBUG_DR'))
 
 
 @dataclass(repr=False)
@@ -213,9 +212,6 @@ def equilibrium_on(econ, grids: Grids, cols: Columns, weights=None, backend: str
                            accept_start=weights is None, pricer=outside_pricer(prog))
         cscale = max(1.0, float(np.abs(prog.planner.lp.c).max()))
         pr = price(econ, grids, Duals.of(prog, eq.y), eq.weights, cscale)
-        if _DEBUG:
-            print(f"search {searches}: weights {eq.weights} residual {eq.point.residual:.2e} max_rc {pr.max_rc:.2e} "
-                  f"new {pr.n_new} cols {prog.planner.lp.A.shape[1]}")
         if pr.max_rc <= PRICE_TOL or not add_priced(econ, grids, cols, pr):
             break
         w = eq.weights

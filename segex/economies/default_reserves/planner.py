@@ -34,7 +34,7 @@ the case where one K holds the trade. Every equilibrium with exchanges whose K i
 grid (and reserves at least econ.reserve) is feasible here, so the planner's welfare at an
 equilibrium's supporting weights is at least the equilibrium's. The default weights are
 ``w_h = 1`` (the utilitarian ``sum_h n_h U^h``, i.e. Pareto weight = population share);
-``weights="negishi"`` gives the equilibrium weights (:mod:`.contracts`).
+the equilibrium's weights are :mod:`.contracts`'s.
 
 **Grids.** sigma, theta and phi are grids; for every (sigma, theta, K) the phi that puts
 an agent exactly on its incentive constraint in a state (``x_s = 1/lambda`` with full
@@ -54,8 +54,8 @@ stays in the LP (an answer is optimal against it too).
 key         what                                                                   default
 ==========  =====================================================================  ==================
 sigma       storage                                                                [rho_min, 0.6 e0_min], 31
-theta       bonds bought                                                           [0, 0.3 e0_min], 16
-phi         bonds sold                                                             [0, 0.3 e0_min], 16
+theta       bonds bought                                                           [0, 1.2 e0_min], 25
+phi         bonds sold                                                             [0, 0.8 e0_min], 21
 K           delivery rate per state: one table for every state, or a list of S     [0, 1], 11
             tables (their product), or ``{vectors = [[K_1, ..., K_S], ...]}``
 rho         reserve of the exchanges (contracts only; the planner uses econ.reserve) {points = [reserve, ...]}: reserve + 5 steps to 0.5 e0_min
@@ -197,8 +197,8 @@ def grids_from_specs(econ: DefaultReservesEconomy, specs: dict | None = None, rh
     sigma = axis(specs.get("sigma"), "grid.sigma", r0, 0.6 * e0, 31, insert=rho)
     if sigma[0] < r0 - 1e-12:
         raise SpecError("grid.sigma", f"storage below the reserve {r0:g} is not allowed; start at {r0:g}")
-    theta = axis(specs.get("theta"), "grid.theta", 0.0, 0.3 * e0, 16, insert=[0.0])
-    phi = axis(specs.get("phi"), "grid.phi", 0.0, 0.3 * e0, 16, insert=[0.0])
+    theta = axis(specs.get("theta"), "grid.theta", 0.0, 1.2 * e0, 25, insert=[0.0])  # all saving in bonds at q ~ 1/2
+    phi = axis(specs.get("phi"), "grid.phi", 0.0, 0.8 * e0, 21, insert=[0.0])
     for name, g in (("theta", theta), ("phi", phi)):
         if g[0] < 0:
             raise SpecError(f"grid.{name}", "bond positions are >= 0; start the grid at 0")
@@ -592,10 +592,13 @@ def support(prog: Program, x: np.ndarray) -> dict:
             "x0": x0m[c.h[on]], "prob": x[on]}
 
 
-def edges(prog: Program, x: np.ndarray) -> list:
+def edges(prog: Program, x: np.ndarray, y: np.ndarray | None = None, weights=None) -> list:
     """:class:`~segex.certificate.GridEdge` of sigma, theta, phi (the coarse grid's ends;
     sigma's lower end is the reserve, theta's and phi's are 0: natural bounds) and of
-    t = 0 consumption (continuous: no edge)."""
+    t = 0 consumption (continuous: no edge). With the duals ``y``, each upper end is priced:
+    the largest reduced cost of a point one step beyond it (:func:`edge_gain`), so an end a
+    degenerate LP uses without needing it -- bonds and storage are perfect substitutes
+    when q = K -- is not taken for a binding one."""
     c, g, H = prog.cols, prog.grids.coarse, prog.econ.H
     xp = x[: prog.n1]
     out = []
@@ -604,8 +607,27 @@ def edges(prog: Program, x: np.ndarray) -> list:
                                   ("grid.phi", c.phi, g.phi, "bonds sold >= 0")):
         mass = np.array([edge_mass(vals[c.h == h], xp[c.h == h], grid[0], grid[-1]) for h in range(H)]).max(0)
         floor = name != "grid.sigma" or grid[0] <= prog.grids.rho.min() + 1e-12
-        out.append(GridEdge(name, float(grid[0]), float(grid[-1]), tuple(mass), bound=(low if floor else None, None)))
+        gain = (None, None)
+        if y is not None and mass[1] > 0 and grid.size > 1:
+            gain = (None, edge_gain(prog, y, weights, name.split(".")[1], 2 * grid[-1] - grid[-2]))
+        out.append(GridEdge(name, float(grid[0]), float(grid[-1]), tuple(mass), bound=(low if floor else None, None),
+                            gain=gain))
     return out
+
+
+def edge_gain(prog: Program, y: np.ndarray, weights, axis_name: str, value: float) -> float:
+    """The largest reduced cost (relative to max|c|) of the points whose ``axis_name``
+    (sigma, theta or phi) is ``value`` -- one step past the grid -- with the other axes on
+    the coarse grid, in every exchange, at the duals ``y``."""
+    g = prog.grids
+    c = g.coarse
+    parts = {"sigma": c.sigma, "theta": c.theta, "phi": c.phi, axis_name: np.array([value])}
+    if axis_name == "sigma" and value >= float(prog.econ.e0.min()):
+        return 0.0  # no t = 0 consumption left: cannot enter
+    outward = copy.copy(g)
+    outward.layers = [Layer(c.kidx, parts["sigma"], parts["theta"], parts["phi"])]
+    cscale = max(1.0, float(np.abs(prog.planner.lp.c).max()))
+    return price(prog.econ, outward, Duals.of(prog, y), weights, cscale, tol=np.inf, top=0).max_rc
 
 
 def lp_stats(m: Master) -> dict:
@@ -716,25 +738,16 @@ def certify_program(prog: Program, x, y, weights, equilibrium: bool, backend: st
     pr = price(econ, prog.grids, Duals.of(prog, y), weights, cscale, tol=np.inf, top=0)
     cert.add("pricing.max_reduced_cost", max(pr.max_rc, 0.0), 10 * PRICE_TOL,
              "largest reduced cost of any grid point (every exchange, layer, snapped phi; x0 continuous) / max|c|")
-    add_edge_checks(cert, edges(prog, x))
+    add_edge_checks(cert, edges(prog, x, y, weights))
     return cert
 
 
 def solve_planner(econ: DefaultReservesEconomy, grid_specs: dict | None = None, weights=None,
                   backend: str = "highs", progress: bool = False) -> PlannerResult:
     """The constrained planner (module docstring) at Pareto ``weights`` (default one per
-    type: ``sum_h n_h U^h``); ``weights="negishi"``: at the equilibrium weights of the
-    same LP (:func:`.contracts.solve_contracts` restricted to the economy's reserve).
-    ``grid_specs``: the ``[grid]`` table (its ``rho`` is ignored: the planner's pools all
-    carry econ.reserve)."""
-    if isinstance(weights, str):
-        if weights != "negishi":
-            raise SpecError("solve.weights", f"'negishi' or one weight per type, got {weights!r}")
-        from .contracts import solve_contracts
-
-        eq = solve_contracts(econ, {**(grid_specs or {}), "rho": {"points": [econ.reserve]}}, backend=backend,
-                             progress=progress)
-        weights = eq.weights
+    type: ``sum_h n_h U^h``). ``grid_specs``: the ``[grid]`` table (its ``rho`` is ignored:
+    the planner's pools all carry econ.reserve). The planner at the equilibrium's weights is
+    :func:`.contracts.solve_contracts` with ``rho = {points = [econ.reserve]}``."""
     specs = {k: v for k, v in (grid_specs or {}).items() if k != "rho"}
     grids = grids_from_specs(econ, specs, rho=[econ.reserve])
     w = np.ones(econ.H) if weights is None else np.asarray(weights, float)

@@ -12,9 +12,10 @@
     [[types]]
     share = 0.5
     endowment = [1, 0, 1]
-    [grid]                         # the contract and planner LPs' grids (see docs)
+    [grid]                         # the contract and planner LPs' grids (segex.economies.default_reserves.planner)
+    K_mode = "product"             # one delivery rate per state ("equal": one rate for every state)
     [solve]
-    concepts = ["autarky", "GED", "RR", "thresholds"]
+    concepts = ["autarky", "GED", "RR", "thresholds", "contracts", "planner"]
 
 Errors are :class:`~segex.errors.SpecError` naming the TOML path (type indices 0-based).
 """
@@ -56,5 +57,13 @@ def parse(data: dict, name: str, path: str | None) -> RunSpec:
         share=[v.number(t["share"], f"types[{h}].share") for h, t in enumerate(types)], endowment=endowment,
         prob=prob, promise=promise, penalty=penalty, reserve=reserve, name=name)
     grid = v.table(data, "grid")
+    build_grids(econ, grid)  # grid errors before any solve
     return RunSpec(economy=econ, kind="default_reserves", grid=dict(grid),
                    solve=parse_solve(data, "default_reserves", econ), path=path)
+
+
+def build_grids(econ: DefaultReservesEconomy, grid: dict):
+    """The contract and planner LPs' grids from the ``[grid]`` table (:mod:`.planner`)."""
+    from .planner import grids_from_specs
+
+    return grids_from_specs(econ, grid)
