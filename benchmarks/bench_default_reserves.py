@@ -17,7 +17,10 @@ Rows (baseline economy, each in its own forked process; ``peak_MB`` its peak RSS
 * ``single exchange`` -- (rho, K) = (0.38, 0.484848) at lambda = 0.75; ``err`` to the exact
   equilibrium (derivation §11 B);
 * ``contracts product`` -- a rate per state (K in {0, 1/2, 1}^2), wide theta/phi: the
-  state-contingent pools (slow; not with ``--quick``).
+  state-contingent pools (slow; not with ``--quick``);
+* ``planner, naive grid`` -- the naive path in the same run: every point of a coarser grid
+  (``NAIVE``) in every exchange as one LP (no column generation, no zoom), solved by HiGHS and
+  by cvxpy, against column generation on the same grid.
 
 Sizes and times are the last master LP's (rows, cols, nnz) and the sums over every LP
 built / solved (column generation rounds, Negishi steps, face LPs). Results go to
@@ -39,6 +42,9 @@ from segex.economies.default_reserves.planner import solve_planner  # noqa: E402
 
 EQUAL = {"K_mode": "equal", "K": {"min": 0.0, "max": 1.0, "n": 21}}
 SMALL = {"K_mode": "equal", "K": {"min": 0.0, "max": 1.0, "n": 11}, "rho": {"points": [0.0, 0.35]}, "refine": 1}
+#: the naive comparison's grid (every point a column): K on 0.1 steps, coarser sigma/theta/phi, no zoom
+NAIVE = {"K_mode": "equal", "K": {"min": 0.0, "max": 1.0, "n": 11}, "sigma": {"n": 16}, "theta": {"n": 13},
+         "phi": {"n": 11}, "refine": 0}
 PRODUCT = {"K": {"min": 0.0, "max": 1.0, "n": 3}, "theta": {"min": 0.0, "max": 0.6, "n": 16},
            "phi": {"min": 0.0, "max": 0.6, "n": 16}, "rho": {"points": [0.0]}, "refine": 1}
 #: derivation §11 E (continuum lottery planner) and §11 B (exact equilibrium)
@@ -66,6 +72,30 @@ def contracts(specs):
     return out
 
 
+def full_lp(backend):
+    """The naive path: every point of the coarse grid in every exchange as a column of one LP
+    (no column generation, no zoom), solved once by ``backend``."""
+    import numpy as np
+
+    from segex.backends import solve
+    from segex.economies.default_reserves.planner import (Duals, add_priced, build_program, grids_from_specs,
+                                                          initial_columns, price)
+
+    econ = baseline(0.75)
+    t0 = time.perf_counter()
+    grids = grids_from_specs(econ, NAIVE)
+    cols = initial_columns(econ, grids)
+    zero = Duals(1.0, np.zeros(grids.E), np.zeros((grids.E, econ.S)), np.zeros((econ.H, 2)))
+    add_priced(econ, grids, cols, price(econ, grids, zero, np.ones(econ.H), 1.0, tol=-np.inf, top=10**9))
+    prog = build_program(econ, grids, cols)
+    build_s = time.perf_counter() - t0
+    sol = solve(prog.planner.lp, backend=backend)
+    welfare = float(econ.share @ prog.planner.utilities(sol.x))
+    return {**prog.planner.lp.stats, "build_s": build_s, "solve_s": time.perf_counter() - t0 - build_s,
+            "wall_s": time.perf_counter() - t0, "welfare": welfare, "err": welfare - PLANNER_075,
+            "certified": "n/a (no certificate: the naive path)"}
+
+
 def single(_):
     t0 = time.perf_counter()
     return _row(solve_single_exchange(baseline(0.75), 0.38, 0.4848484848), t0, EQ_075_038)
@@ -74,7 +104,10 @@ def single(_):
 ROWS = [("planner", planner, EQUAL), ("planner refine=0", planner, {**EQUAL, "refine": 0}),
         ("planner refine=1", planner, {**EQUAL, "refine": 1}), ("single exchange", single, None),
         ("contracts small", contracts, SMALL), ("contracts default", contracts, EQUAL),
-        ("contracts product", contracts, PRODUCT)]
+        ("contracts product", contracts, PRODUCT),
+        ("planner, naive grid, column generation", planner, NAIVE),
+        ("planner, naive grid, full LP by HiGHS (no column generation)", full_lp, "highs"),
+        ("planner, naive grid, full LP by cvxpy", full_lp, "cvxpy")]
 
 
 def main(quick=False):

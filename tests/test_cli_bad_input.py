@@ -4,7 +4,8 @@ no output file -- nor a temporary file beside it -- left behind.
 
 The cases are the Python-level tables (``BAD`` of tests/test_config.py for the collateral
 economy, ``BAD_LIQUIDITY`` of tests/test_liquidity_cli.py for the liquidity economies,
-``BAD_INCOMPLETE`` of tests/test_incomplete_spec.py for KT 2.2),
+``BAD_INCOMPLETE`` of tests/test_incomplete_spec.py for KT 2.2, ``BAD_DEFAULT_RESERVES`` of
+tests/test_default_reserves.py for Peiris-Vardoulakis),
 each written to a TOML file and run as ``segex solve BAD.toml --json --out OUT.nc``, plus
 cases only the CLI meets: malformed or unreadable files, unknown keys with did-you-mean,
 an LP the loader accepts but HiGHS finds infeasible (exit code 2, "a failed solve", as
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import pytest
 from test_config import BAD as BAD_COLLATERAL
+from test_default_reserves import BAD_DEFAULT_RESERVES
+from test_default_reserves import BASE as DEFAULT_RESERVES
 from test_config import BASE as COLLATERAL
 from test_incomplete_spec import BAD_INCOMPLETE
 from test_incomplete_spec import BASE as INCOMPLETE
@@ -132,6 +135,12 @@ INCOMPLETE_CASES = [
     Case(f"incomplete_markets: {fld} #{i}", "incomplete_markets: " + ", ".join(_dict_changes(INCOMPLETE, data)),
          _solve(to_toml(data)), (fld, phrase), starts=f"{fld}: ")
     for i, (data, fld, phrase) in enumerate(BAD_INCOMPLETE)
+]
+
+DEFAULT_RESERVES_CASES = [
+    Case(f"default_reserves: {fld} #{i}", "default_reserves: " + ", ".join(_dict_changes(DEFAULT_RESERVES, data)),
+         _solve(to_toml(data)), (fld, phrase), starts=f"{fld}: ")
+    for i, (data, fld, phrase) in enumerate(BAD_DEFAULT_RESERVES)
 ]
 
 #: SP2's consumption grid {1, 2}: every bundle costs c1 + c2 / R_hat >= 1.67 > e = 1, so the
@@ -250,7 +259,7 @@ def _mkdir(p: Path) -> Path:
     return p
 
 
-CASES = COLLATERAL_CASES + LIQUIDITY_CASES + INCOMPLETE_CASES + CLI_CASES
+CASES = COLLATERAL_CASES + LIQUIDITY_CASES + INCOMPLETE_CASES + DEFAULT_RESERVES_CASES + CLI_CASES
 
 
 def run_case(case: Case, d: Path, capsys) -> tuple[int, str, str, set, set]:
@@ -281,5 +290,5 @@ def test_bad_input_through_the_cli(case, tmp_path, capsys):
 
 def test_every_table_case_is_run():
     assert len(COLLATERAL_CASES) == len(BAD_COLLATERAL) and len(LIQUIDITY_CASES) == len(BAD_LIQUIDITY)
-    assert len(INCOMPLETE_CASES) == len(BAD_INCOMPLETE)
+    assert len(INCOMPLETE_CASES) == len(BAD_INCOMPLETE) and len(DEFAULT_RESERVES_CASES) == len(BAD_DEFAULT_RESERVES)
     assert len({c.id for c in CASES}) == len(CASES)

@@ -304,6 +304,12 @@ BAD_DEFAULT_RESERVES = [
     (_with(prob=[0.5, 0.6]), "prob", "sum to one"),
     (_with(types__0__gamma=2.0), "types[0].gamma", "unknown key"),
     (_with(solve__concepts=["segregated"]), "solve.concepts", "unknown solution concept"),
+    (_with(grid__theta={"min": -0.1, "max": 1.0, "n": 5}), "grid.theta", "bond positions are >= 0"),
+    (_with(grid__rho={"points": [0.0, 1.5]}), "grid.rho", "leaves nothing to consume"),
+    (_with(grid__K_mode="some"), "grid.K_mode", "'product'"),
+    (_with(grid__K={"min": 0, "max": 1.5, "n": 3}), "grid.K", "delivery rates are in [0, 1]"),
+    (_with(grid__Kk={"n": 3}), "grid.Kk", "unknown key"),
+    (_with(grid__refine=-1), "grid.refine", "integer >= 0"),
 ]
 
 

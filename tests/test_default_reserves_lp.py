@@ -88,7 +88,8 @@ def test_planner_does_not_trade_below_lambda_L():
 
 def test_planner_edge_binds_when_grid_cuts_the_support():
     """A phi grid ending below the optimal sale (0.12 at lambda = 0.8) binds: a failed check."""
-    r = solve_planner(baseline(0.8), {**EQUAL, "phi": {"min": 0.0, "max": 0.05, "n": 6}, "refine": 0})
+    r = solve_planner(baseline(0.8), {**EQUAL, "phi": {"min": 0.0, "max": 0.05, "n": 6},
+                                      "theta": {"min": 0.0, "max": 1.0, "n": 21}, "refine": 0})
     assert not r.certificate.checks["edge.grid.phi"].passed
     assert r.certificate.checks["edge.grid.theta"].passed
 

@@ -60,7 +60,7 @@ from .planner import (PRICE_TOL, Columns, Duals, Grids, Program, add_priced, bui
 #: An exchange is active when this much population mass trades there (HiGHS feasibility 1e-9 x 100).
 ACTIVE_MASS = 1e-7
 #: Searches (Negishi on the master, then pricing at its prices) before giving up on new points.
-MAX_SEARCHES = 6
+MAX_SEARCHES = 12
 
 
 @dataclass(repr=False)

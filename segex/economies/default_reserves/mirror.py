@@ -32,6 +32,9 @@ from scipy.optimize import brentq
 
 #: Root-finding accuracy (absolute, on O(1) unknowns).
 XTOL = 1e-15
+#: A bid-ask gap (utils) this small is no trade: on a threshold itself P and F reach d = 0 and
+#: the branch that holds is autarky.
+GAP = 1e-13
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def autarky(e0, eH, eL, A, lam, rho) -> Branch:
     sigma = autarky_storage(e0, eH, eL, rho)
     xg, xb = eH + sigma, eL + sigma
     mug, mub = 1 / (2 * xg), 1 / (2 * xb)
-    trade = mug < lam / 2 and lam < mub - mug
+    trade = mug < lam / 2 - GAP and lam < mub - mug - GAP  # strict, as the verge test (thresholds.GAP_TOL)
     ask = A * (min(lam / 2, mug) + min(lam / 2, mub)) * (e0 - sigma)
     return Branch("autarky", "bound" if sigma == rho else "free", sigma, 0.0, 0.0, 0.5 if mug < lam / 2 else 0.0,
                   ask, e0 - sigma, xg, xb, _welfare(e0 - sigma, xg, xb, lam, A, 0, 0), not trade)

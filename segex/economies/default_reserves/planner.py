@@ -87,6 +87,7 @@ from ...io.labels import label
 from ...markets.planner import PlannerLP, lottery_rows
 from ...markets.refine import zoom
 from ...result import ResultMixin
+from .agent import autarky_storage
 from .model import DefaultReservesEconomy
 
 GRID_KEYS = ("sigma", "theta", "phi", "K", "K_mode", "rho", "x0", "refine", "zoom", "snap")
@@ -194,7 +195,8 @@ def grids_from_specs(econ: DefaultReservesEconomy, specs: dict | None = None, rh
     rho = np.unique(np.maximum(np.asarray(rho, float), r0))
     if rho[-1] >= econ.e0.min():
         raise SpecError("grid.rho", f"a reserve {rho[-1]:g} leaves nothing to consume at t = 0 (e0 = {e0:g})")
-    sigma = axis(specs.get("sigma"), "grid.sigma", r0, 0.6 * e0, 31, insert=rho)
+    sigma = axis(specs.get("sigma"), "grid.sigma", r0, 0.6 * e0, 31,
+                 insert=np.concatenate([rho, autarky_storage(econ)]))  # autarky feasible exactly
     if sigma[0] < r0 - 1e-12:
         raise SpecError("grid.sigma", f"storage below the reserve {r0:g} is not allowed; start at {r0:g}")
     theta = axis(specs.get("theta"), "grid.theta", 0.0, 1.2 * e0, 25, insert=[0.0])  # all saving in bonds at q ~ 1/2
