@@ -3,7 +3,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_default_reserves.py [--quick]
+    python benchmarks/bench_default_reserves.py [--quick] [ROW-SUBSTRING]
 
 Rows (baseline economy, each in its own forked process; ``peak_MB`` its peak RSS):
 
@@ -83,7 +83,7 @@ def full_lp(backend):
 
     econ = baseline(0.75)
     t0 = time.perf_counter()
-    grids = grids_from_specs(econ, NAIVE)
+    grids = grids_from_specs(econ, NAIVE, rho=[econ.reserve])  # the planner's exchanges
     cols = initial_columns(econ, grids)
     zero = Duals(1.0, np.zeros(grids.E), np.zeros((grids.E, econ.S)), np.zeros((econ.H, 2)))
     add_priced(econ, grids, cols, price(econ, grids, zero, np.ones(econ.H), 1.0, tol=-np.inf, top=10**9))
@@ -110,11 +110,11 @@ ROWS = [("planner", planner, EQUAL), ("planner refine=0", planner, {**EQUAL, "re
         ("planner, naive grid, full LP by cvxpy", full_lp, "cvxpy")]
 
 
-def main(quick=False):
+def main(quick=False, only=""):
     lines = ["| row | rows | cols | nnz | build_s | solve_s | wall_s | peak_MB | welfare | err | certified | note |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, fn, arg in ROWS:
-        if quick and name in ("contracts default", "contracts product"):
+        if quick and name in ("contracts default", "contracts product") or only not in name:
             continue
         r = measured(fn, arg, timeout=900)
         if "error" in r:
@@ -125,10 +125,13 @@ def main(quick=False):
                          f"{r['wall_s']:.1f} | {r.get('peak_MB', float('nan')):.0f} | {r['welfare']:.9f} | {err} | "
                          f"{r['certified']} | {('K ' + str(r['K'])) if 'K' in r else ''} |")
         print(lines[-1], flush=True)
+    if only:
+        return
     Path("benchmarks/default_reserves_results.md").write_text(
         "# Peiris–Vardoulakis lottery LPs (benchmarks/bench_default_reserves.py), lambda = 0.75\n\n"
         + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    args = [a for a in sys.argv[1:] if a != "--quick"]
+    main(quick="--quick" in sys.argv, only=args[0] if args else "")

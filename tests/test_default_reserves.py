@@ -15,6 +15,7 @@ import json
 
 import numpy as np
 import pytest
+from spec_edit import DROP, edit
 
 from segex.economies.default_reserves import agent, mirror
 from segex.economies.default_reserves.certify import BR_TOL, best_response_gains
@@ -270,21 +271,11 @@ def test_the_grid_file_through_the_cli(tmp_path, capsys):
 BASE = {"economy": "default_reserves", "prob": [0.5, 0.5], "promise": [1.0, 1.0], "penalty": 0.75, "reserve": 0.0,
         "types": [{"share": 0.5, "endowment": [1, 1, 0]}, {"share": 0.5, "endowment": [1, 0, 1]}],
         "solve": {"concepts": ["GED"]}}
-_DROP = object()
+_DROP = DROP
 
 
 def _with(**changes):
-    d = json.loads(json.dumps(BASE))
-    for path, value in changes.items():
-        *head, last = path.split("__")
-        t = d
-        for k in head:
-            t = t[int(k)] if isinstance(t, list) else t.setdefault(k, {})
-        if value is _DROP:
-            t.pop(last)
-        else:
-            t[last] = value
-    return d
+    return edit(BASE, **changes)
 
 
 #: (parsed grid file, field the SpecError names, a phrase of its message)

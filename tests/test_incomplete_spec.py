@@ -4,10 +4,10 @@ tests/test_cli_bad_input.py)."""
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
+from spec_edit import DROP, edit
 
 from segex.economies.incomplete_markets.grids import MarketGrids
 from segex.errors import SpecError
@@ -17,21 +17,11 @@ BASE = {"economy": "incomplete_markets", "beta": 1.0, "prob": [0.5, 0.5], "payof
         "types": [{"share": 0.5, "gamma": 0.5, "endowment": [[3, 1], [4, 1], [1, 2]]},
                   {"share": 0.5, "gamma": 3.0, "endowment": [[1, 3], [2, 3], [3, 4]]}],
         "grid": {"p": {"n": 5}, "theta": {"n": 5}, "family": {"n": 5}}}
-_DROP = object()
+_DROP = DROP
 
 
 def _with(**changes):
-    d = json.loads(json.dumps(BASE))
-    for path, value in changes.items():
-        *head, last = path.split("__")
-        t = d
-        for k in head:
-            t = t[int(k)] if isinstance(t, list) else t.setdefault(k, {})
-        if value is _DROP:
-            t.pop(last)
-        else:
-            t[last] = value
-    return d
+    return edit(BASE, **changes)
 
 
 #: (parsed grid file, field the SpecError names, a phrase of its message)

@@ -53,7 +53,7 @@ from ...markets.equilibrium import Equilibrium
 from ...markets.equilibrium import solve_planner as solve_weights
 from ...result import ResultMixin
 from .model import DefaultReservesEconomy
-from .planner import (PRICE_TOL, Columns, Duals, Grids, Program, add_priced, build_program, certify_program,
+from .planner import (PRICE_TOL, Columns, Duals, Grids, LotteryWelfare, Program, add_priced, build_program, certify_program,
                       column_generation, grids_from_specs, initial_columns, layer_points, outside_pricer, price, solve_on_grids, support,
                       support_dataset)
 
@@ -64,7 +64,7 @@ MAX_SEARCHES = 12
 
 
 @dataclass(repr=False)
-class ContractsResult(ResultMixin):
+class ContractsResult(LotteryWelfare, ResultMixin):
     """The market's choice of contracts (module docstring)."""
 
     CONCEPT = "contracts"
@@ -87,15 +87,6 @@ class ContractsResult(ResultMixin):
     @property
     def weights(self) -> np.ndarray:
         return self.eq.weights
-
-    @property
-    def w(self) -> np.ndarray:
-        """(H,) each type's expected utility."""
-        return self.prog.planner.utilities(self.x)
-
-    @property
-    def welfare(self) -> float:
-        return float(self.econ.share @ self.w)
 
     @property
     def transfers(self) -> np.ndarray:

@@ -637,8 +637,23 @@ def lp_stats(m: Master) -> dict:
 
 
 # ------------------------------------------------------------------------------ result
+class LotteryWelfare:
+    """Welfare of a solved lottery LP (``prog``, ``x``, ``econ``): the planner's and the
+    contracts' results alike."""
+
+    @property
+    def w(self) -> np.ndarray:
+        """(H,) expected utility of each type (PV §2.1.1's payoff)."""
+        return self.prog.planner.utilities(self.x)
+
+    @property
+    def welfare(self) -> float:
+        """``sum_h n_h U^h`` (utilitarian with population shares)."""
+        return float(self.econ.share @ self.w)
+
+
 @dataclass(repr=False)
-class PlannerResult(ResultMixin):
+class PlannerResult(LotteryWelfare, ResultMixin):
     """The constrained planner solved (module docstring): welfare per type, the support
     of the lotteries, the LP's size and times, a certificate."""
 
@@ -652,16 +667,6 @@ class PlannerResult(ResultMixin):
     lp: dict
     certificate: Certificate = None
     rounds: list = field(default_factory=list)
-
-    @property
-    def w(self) -> np.ndarray:
-        """(H,) expected utility of each type (PV §2.1.1's payoff)."""
-        return self.prog.planner.utilities(self.x)
-
-    @property
-    def welfare(self) -> float:
-        """``sum_h n_h U^h`` (utilitarian with population shares)."""
-        return float(self.econ.share @ self.w)
 
     @property
     def objective(self) -> float:
@@ -761,5 +766,5 @@ def solve_planner(econ: DefaultReservesEconomy, grid_specs: dict | None = None, 
     return res
 
 
-__all__ = ["Grids", "Layer", "Columns", "Program", "Duals", "PlannerResult", "build_program", "column_generation",
+__all__ = ["LotteryWelfare", "Grids", "Layer", "Columns", "Program", "Duals", "PlannerResult", "build_program", "column_generation",
            "grids_from_specs", "outside_pricer", "point_values", "price", "solve_on_grids", "solve_planner", "support"]
