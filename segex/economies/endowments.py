@@ -41,6 +41,18 @@ class TwoDateEndowments:
         return np.einsum("h,htl->tl", self.share, self.endowment)
 
 
+#: Tolerance of "sums to one" checks: loose enough for decimal TOML input such as 1/3 written
+#: as 0.3333333333, tight enough to catch a typo.
+SUM_TOL = 1e-8
+
+
+def sums_to_one(x: np.ndarray, field: str, what: str) -> None:
+    """A SpecError naming ``field`` unless the entries of ``x`` (``what``: "population shares",
+    "state probabilities") sum to one within :data:`SUM_TOL`."""
+    if abs(x.sum() - 1.0) > SUM_TOL:
+        raise SpecError(field, f"{what} sum to {x.sum():.12g}, off by {x.sum() - 1:+.3g}; make them sum to 1")
+
+
 def vector(x, name) -> np.ndarray:
     """A flat float vector, or a SpecError naming the field."""
     try:

@@ -15,12 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import SpecError
-from ..endowments import TwoDateEndowments, vector
+from ..endowments import TwoDateEndowments, sums_to_one, vector
 from ...utility import CRRA
-
-#: Relative tolerance for "sums to one" checks: loose enough for decimal TOML input
-#: such as 1/3 written as 0.3333333333, tight enough to catch a typo.
-SUM_TOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -80,17 +76,10 @@ class CollateralEconomy(TwoDateEndowments):
                 raise SpecError(f"types[{h}].endowment", f"every endowment must be positive and finite, got {e.tolist()}")
             if not np.isfinite(share[h]) or share[h] <= 0:
                 raise SpecError(f"types[{h}].share", f"population shares must be positive, got {share[h]}")
-        if abs(share.sum() - 1.0) > SUM_TOL:
-            raise SpecError(
-                "types[*].share",
-                f"population shares sum to {share.sum():.12g}, off by {share.sum() - 1:+.3g}; make them sum to 1",
-            )
+        sums_to_one(share, "types[*].share", "population shares")
         if np.any(~np.isfinite(prob)) or np.any(prob <= 0):
             raise SpecError("prob", f"state probabilities must be positive, got {prob.tolist()}")
-        if abs(prob.sum() - 1.0) > SUM_TOL:
-            raise SpecError(
-                "prob", f"state probabilities sum to {prob.sum():.12g}, off by {prob.sum() - 1:+.3g}; make them sum to 1"
-            )
+        sums_to_one(prob, "prob", "state probabilities")
         if R.size != S:
             raise SpecError("R", f"give one storage return per state ({S}), got {R.size}")
         if np.any(~np.isfinite(R)) or np.any(R < 0):

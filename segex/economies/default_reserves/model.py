@@ -27,10 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import SpecError
-from ..endowments import vector
-
-#: Relative tolerance of "sums to one" (decimal input such as 0.3333333333).
-SUM_TOL = 1e-8
+from ..endowments import sums_to_one, vector
 
 
 @dataclass(frozen=True)
@@ -64,8 +61,9 @@ class DefaultReservesEconomy:
         S = prob.size
         if S < 1:
             raise SpecError("prob", "give at least one state probability, e.g. prob = [0.5, 0.5]")
-        if np.any(prob <= 0) or abs(prob.sum() - 1) > SUM_TOL:
-            raise SpecError("prob", f"must be positive and sum to one, got {prob.tolist()}")
+        if not np.all(np.isfinite(prob)) or np.any(prob <= 0):
+            raise SpecError("prob", f"state probabilities must be positive, got {prob.tolist()}")
+        sums_to_one(prob, "prob", "state probabilities")
         promise = vector(promise, "promise")
         if promise.size != S:
             raise SpecError("promise", f"give one promise per state ({S}, as prob), got {promise.size}; "
@@ -76,8 +74,10 @@ class DefaultReservesEconomy:
         H = share.size
         if H < 1:
             raise SpecError("types", "define at least one [[types]] table")
-        if np.any(share <= 0) or abs(share.sum() - 1) > SUM_TOL:
-            raise SpecError("types[*].share", f"shares must be positive and sum to one, got {share.tolist()}")
+        if not np.all(np.isfinite(share)) or np.any(share <= 0):
+            h = int(np.flatnonzero(~(share > 0))[0])
+            raise SpecError(f"types[{h}].share", f"population shares must be positive, got {share[h]}")
+        sums_to_one(share, "types[*].share", "population shares")
         endowment = np.asarray(endowment, dtype=float)
         if endowment.shape != (H, 1 + S):
             raise SpecError("types[*].endowment", f"give each type {1 + S} numbers (t = 0, then each state)")

@@ -19,9 +19,11 @@ autarky the same test at storage max(rho, sigma_a) gives the trade region in (la
 lowest lambda is ``trade_starts_with_reserves`` (baseline 2/3 at rho = 1/2, where
 rho > 1/lambda - 1 meets rho < (sqrt(1 + 2/lambda) - 1)/2).
 
-**Where delivery becomes full** (partial -> full on the GED path): in PV's mirror family
-branch P reaches K = 1/2 at lambda = 7/(3(e_H + e_L + 2 e_0)) (baseline 7/9, PV Prop 2); in
-general it is found by bisection on the regime of :func:`.exact.solve_equilibrium`.
+**Where delivery becomes full** (partial -> full on the GED path): bisection on the regime,
+of the closed-form branches in PV's mirror family (:mod:`.mirror`), of
+:func:`.exact.solve_equilibrium` in general. In the mirror family branch P reaches K = 1/2 at
+lambda = 7/(3(e_H + e_L + 2 e_0)) (baseline 7/9, PV Prop 2), the closed form the certificate
+compares with.
 
 The values the paper prints (REFERENCE.md) are kept beside ours for its baseline only; where
 they disagree the solver's number stands and the docs say why.
@@ -35,7 +37,7 @@ import numpy as np
 
 from ...certificate import Certificate
 from ...result import ResultMixin
-from . import agent
+from . import agent, mirror
 
 #: G above this is trade: bid and ask are O(1) sums equal to rounding (~1e-16) when a bond
 #: is a perfect substitute for storage.
@@ -167,10 +169,9 @@ def full_delivery(econ, interval) -> float | None:
     ``interval`` (module docstring); None if the regime does not change there."""
     from .exact import solve_equilibrium
 
-    if econ.mirror is not None:
-        e0, eH, eL, _ = econ.mirror
-        lam = 7.0 / (3.0 * (eH + eL + 2.0 * e0))
-        return lam if interval[0] < lam < interval[1] else None
+    if econ.mirror is not None:  # the closed-form branches: bisection on P -> F
+        return _bisect_regime(lambda m: mirror.equilibrium(econ.with_(penalty=m, reserve=0.0)).name == "P",
+                              interval)
     lo, hi = interval[0], min(interval[1], 10 * interval[0])
     grid = np.linspace(lo, hi, 14)[1:-1]
     solved = [solve_equilibrium(econ.with_(penalty=l, reserve=0.0)) for l in grid]
@@ -182,6 +183,21 @@ def full_delivery(econ, interval) -> float | None:
                 eq = solve_equilibrium(econ.with_(penalty=m, reserve=0.0), starts=warm)
                 a, b = (m, b) if eq.regime == "partial" else (a, m)
                 warm = [eq.solve_info["z"]] + warm[:1]
+            return 0.5 * (a + b)
+    return None
+
+
+def _bisect_regime(partial, interval, n: int = 200) -> float | None:
+    """The lambda in ``interval`` where ``partial(lambda)`` turns from True to False (a grid of
+    ``n`` points brackets it, bisection to 1e-15 relative), or None."""
+    lo, hi = interval[0], min(interval[1], 10 * interval[0])
+    grid = np.linspace(lo, hi, n)[1:-1]
+    flags = [partial(m) for m in grid]
+    for a, b, fa, fb in zip(grid[:-1], grid[1:], flags[:-1], flags[1:]):
+        if fa and not fb:
+            while b - a > BISECT_REL * b:
+                m = 0.5 * (a + b)
+                a, b = (m, b) if partial(m) else (a, m)
             return 0.5 * (a + b)
     return None
 

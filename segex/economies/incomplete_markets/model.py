@@ -29,11 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import SpecError
-from ..endowments import TwoDateEndowments, vector
+from ..endowments import TwoDateEndowments, sums_to_one, vector
 from ...utility import CRRA
-
-#: Relative tolerance for "sums to one" checks (decimal TOML input such as 0.3333333333).
-SUM_TOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -101,14 +98,10 @@ class IncompleteMarketsEconomy(TwoDateEndowments):
             if not np.all(np.isfinite(e)) or np.any(e <= 0):
                 raise SpecError(f"types[{h}].endowment",
                                 f"every endowment must be positive and finite, got {e.tolist()}")
-        if abs(share.sum() - 1.0) > SUM_TOL:
-            raise SpecError("types[*].share", f"population shares sum to {share.sum():.12g}, off by "
-                                              f"{share.sum() - 1:+.3g}; make them sum to 1")
+        sums_to_one(share, "types[*].share", "population shares")
         if np.any(~np.isfinite(prob)) or np.any(prob <= 0):
             raise SpecError("prob", f"state probabilities must be positive, got {prob.tolist()}")
-        if abs(prob.sum() - 1.0) > SUM_TOL:
-            raise SpecError("prob", f"state probabilities sum to {prob.sum():.12g}, off by {prob.sum() - 1:+.3g}; "
-                                    "make them sum to 1")
+        sums_to_one(prob, "prob", "state probabilities")
         if not (np.isfinite(beta) and 0 < beta <= 1):
             raise SpecError("beta", f"the discount factor must lie in (0, 1], got {beta}")
         return cls(share=share, gamma=gamma, endowment=endowment, prob=prob, payoffs=D, beta=float(beta), name=name)

@@ -37,10 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import SpecError
+from ..endowments import sums_to_one
 
 FAMILIES = ("discount", "liquidity", "valuation_neutral", "diamond_dybvig")
-#: Probabilities must sum to one within this (decimal TOML input such as 1/3).
-SUM_TOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -73,9 +72,7 @@ class LiquidityEconomy:
             raise SpecError("theta", f"preference shocks must be finite numbers, got {theta.tolist()}")
         if not np.all(np.isfinite(prob)) or np.any(prob <= 0):
             raise SpecError("prob", f"probabilities must be positive, got {prob.tolist()}")
-        if abs(prob.sum() - 1) > SUM_TOL:
-            raise SpecError("prob", f"probabilities sum to {prob.sum():.12g}, off by {prob.sum() - 1:+.3g}; "
-                                    "make them sum to 1")
+        sums_to_one(prob, "prob", "probabilities")
         if not (np.isfinite(gamma) and gamma > 0):
             raise SpecError("gamma", f"the CRRA coefficient must be positive and finite, got {gamma}")
         if not (np.isfinite(R_hat) and R_hat > 0):
